@@ -1,0 +1,114 @@
+"""Run configuration: YAML validated with pydantic; any wrong key, type or value becomes a
+one-line :class:`~hwnn.errors.ConfigError` naming the field.
+
+A config fully describes a run: dataset, network shape and bit widths, and the training
+flow of seed 000 §III-A/§IV — float → QAT (8-bit weights and activations) → prune →
+fine-tune — with Adam and a step-decay learning rate from 1e-3, batch size 1024.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+
+from hwnn.data.ofc import OFCConfig
+from hwnn.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class DataConfig(_Strict):
+    task: Literal["mnist", "fashion", "nid", "ofc", "sam"]
+    data_dir: str | None = Field(None, description="shipped data root (else $HWNN_DATA_DIR)")
+    seed: int = Field(0, description="split seed (validation split, NID stratified split)")
+    ofc: OFCConfig | None = Field(None, description="OFC channel settings (task: ofc only)")
+
+    @model_validator(mode="after")
+    def _ofc_only_for_ofc(self) -> DataConfig:
+        if self.ofc is not None and self.task != "ofc":
+            raise ValueError("'ofc' settings are only valid with task: ofc")
+        return self
+
+
+class ModelConfig(_Strict):
+    kind: Literal["mlp"] = "mlp"
+    hidden: list[PositiveInt] = Field(description="hidden layer widths, e.g. [20] or [40, 25]")
+    weight_bits: int = Field(8, ge=2, le=16)
+    act_bits: int = Field(8, ge=2, le=16)
+    out_bits: int = Field(16, ge=2, le=32)
+    per_channel: bool = True
+
+
+class StageConfig(_Strict):
+    epochs: int = Field(ge=0)
+    lr: float = Field(1e-3, gt=0)
+    lr_step: PositiveInt = Field(10, description="epochs between learning-rate decays")
+    lr_gamma: float = Field(0.5, gt=0, le=1)
+    patience: PositiveInt | None = Field(10, description="early stop after this many epochs "
+                                         "without a better validation score (None: never)")
+
+
+class PruneConfig(StageConfig):
+    sparsity: float = Field(ge=0, lt=1, description="fraction of weights removed")
+    scope: Literal["layer", "global"] = "layer"
+
+
+class TrainConfig(_Strict):
+    seed: int = 0
+    batch_size: PositiveInt = 1024
+    eval_batch_size: PositiveInt = 8192
+    steps_per_epoch: PositiveInt | None = Field(
+        None, description="batches per epoch for on-the-fly data (task: sam)")
+    float_stage: StageConfig = Field(alias="float")
+    qat: StageConfig | None = None
+    prune: PruneConfig | None = Field(None, description="prune, then fine-tune")
+
+
+class RunConfig(_Strict):
+    name: str = Field(min_length=1)
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _format_error(source: str, err: ValidationError) -> str:
+    parts = []
+    for item in err.errors():
+        loc = ".".join(str(p) for p in item["loc"]) or "<root>"
+        msg = item["msg"]
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see configs/ for valid files)"
+        elif "input" in item and not isinstance(item["input"], dict | list):
+            msg += f" (got {item['input']!r})"
+        parts.append(f"{loc}: {msg}")
+    return f"{source}: " + "; ".join(parts)
+
+
+def parse_config(data: Any, source: str = "config") -> RunConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_error(source, err)) from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} invalid YAML: {getattr(err, 'problem', err)}") from None
+    return parse_config(data, str(path))

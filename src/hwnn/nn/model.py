@@ -1,0 +1,118 @@
+"""A sequential container that threads quantization scales between layers, and builders.
+
+Each weight layer receives the output scale of the activation quantizer before it, so its
+bias can be quantized to the accumulator scale; ``forward_int`` threads
+:class:`~hwnn.nn.int_tensor.IntTensor` values through the same modules (integer mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hwnn.data.base import InputQuant
+from hwnn.nn.int_tensor import IntTensor
+from hwnn.nn.layers import QuantAct, QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+from hwnn.quant.uniform import UniformQuantizer, int_act_quant, int_weight_quant
+
+WEIGHT_LAYERS = (QuantLinear, QuantConv2d)
+
+
+class QuantSequential(nn.Sequential):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        scale: torch.Tensor | None = None
+        for module in self:
+            if isinstance(module, WEIGHT_LAYERS):
+                x = module(x, input_scale=scale)
+            else:
+                x = module(x)
+                if isinstance(module, QuantAct):
+                    scale = module.output_scale()
+        return x.float()
+
+    def input_quantizer(self) -> QuantAct:
+        first = self[0]
+        if not isinstance(first, QuantAct) or first.relu:
+            raise TypeError("the first module must be a QuantIdentity input quantizer")
+        return first
+
+    @torch.no_grad()
+    def quantize_input(self, x: torch.Tensor) -> IntTensor:
+        """Integer codes of a float input batch, as the first quantizer produces them."""
+        quant = self.input_quantizer().act_quant
+        if quant is None or not quant.enabled:
+            raise RuntimeError("integer mode needs an enabled input quantizer")
+        codes, scale = quant.quantize(x)
+        return IntTensor(codes, scale)
+
+    @torch.no_grad()
+    def forward_int(self, x: IntTensor) -> IntTensor:
+        """Integer mode: every module computes exactly on int64 tensors."""
+        for module in self:
+            if isinstance(module, (*WEIGHT_LAYERS, QuantAct)):
+                x = module.forward_int(x)
+            elif isinstance(module, nn.Flatten):
+                x = IntTensor(module(x.value), x.scale)
+            elif isinstance(module, nn.MaxPool2d):  # exact: max commutes with a positive scale
+                pooled = F.max_pool2d(x.value.double(), module.kernel_size, module.stride,
+                                      module.padding, module.dilation, ceil_mode=module.ceil_mode)
+                x = IntTensor(pooled.to(torch.int64), x.scale)
+            else:
+                raise TypeError(f"no integer mode for {type(module).__name__}")
+        return x
+
+    def weight_layers(self) -> Iterator[tuple[str, QuantLinear | QuantConv2d]]:
+        for name, module in self.named_modules():
+            if isinstance(module, WEIGHT_LAYERS):
+                yield name, module
+
+
+def quantizers(model: nn.Module) -> Iterator[UniformQuantizer]:
+    for module in model.modules():
+        if isinstance(module, UniformQuantizer):
+            yield module
+
+
+def set_quant_enabled(model: nn.Module, enabled: bool) -> None:
+    """Switch every quantizer on (QAT / integer mode) or off (float training)."""
+    for quant in quantizers(model):
+        quant.enabled = enabled
+
+
+def build_mlp(
+    input_width: int,
+    hidden: list[int],
+    num_outputs: int,
+    input_quant: InputQuant,
+    weight_bits: int = 8,
+    act_bits: int = 8,
+    out_bits: int = 16,
+    per_channel: bool = True,
+    bias_bits: int = 32,
+) -> QuantSequential:
+    """input quantizer → [QuantLinear → QuantReLU]* → QuantLinear → QuantIdentity(out_bits).
+
+    Seed 000 §III-A: 8-bit weights and activations; the output stays wider (``out_bits``) so
+    argmax / the OFC slicer see a fine-grained value.
+    """
+    fixed_input = input_quant.scale is not None
+    layers: list[nn.Module] = [
+        QuantIdentity(int_act_quant(input_quant.bits, input_quant.signed,
+                                    scale=input_quant.scale, learned=not fixed_input))
+    ]
+    widths = [input_width, *hidden]
+    for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
+        layers += [
+            QuantLinear(fan_in, fan_out, weight_quant=int_weight_quant(weight_bits, per_channel),
+                        bias_bits=bias_bits),
+            QuantReLU(int_act_quant(act_bits, signed=False)),
+        ]
+    layers += [
+        QuantLinear(widths[-1], num_outputs,
+                    weight_quant=int_weight_quant(weight_bits, per_channel), bias_bits=bias_bits),
+        QuantIdentity(int_act_quant(out_bits, signed=True)),
+    ]
+    return QuantSequential(*layers)

@@ -1,0 +1,156 @@
+"""Uniform integer quantizer: ``q = clamp(round(x / s), qmin, qmax)``, ``x_q = s * q``.
+
+Scale modes
+-----------
+* ``"max"``    — ``s = max|x| / qmax`` per tensor or per channel, recomputed every forward
+  (weights; the statistic is not differentiated).
+* ``"learned"`` — ``s`` is a parameter trained with the LSQ gradient (Esser et al. 2020:
+  gradient of ``s * round(x/s)`` through the STE, scaled by ``1/sqrt(N * qmax)``),
+  initialised from the first batch it sees (``percentile`` of ``|x|`` / qmax).
+* ``"fixed"``  — ``s`` is given and never changes (e.g. the pixel scale 2^-8 of MNIST).
+
+Scale formats: with ``po2=True`` the scale is a power of two (activations: the requantizer
+then only shifts); otherwise it is snapped to ``mantissa_bits`` significant bits. Both keep
+the products ``s_x * s_w * q_x * q_w`` exact in float64, which is what makes the fake-quant
+forward in eval mode and the integer mode agree bit for bit (see :mod:`hwnn.nn.layers`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import nn
+
+from hwnn.quant.ste import grad_scale, round_half_up, round_half_up_ste
+from hwnn.rules import int_range
+
+ScaleMode = Literal["max", "learned", "fixed"]
+
+
+class UniformQuantizer(nn.Module):
+    def __init__(
+        self,
+        bits: int,
+        signed: bool,
+        *,
+        narrow_range: bool = False,
+        per_channel: bool = False,
+        num_channels: int | None = None,
+        scale_mode: ScaleMode = "max",
+        scale: float | None = None,
+        po2: bool = False,
+        mantissa_bits: int = 12,
+        percentile: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.bits, self.signed, self.narrow_range = bits, signed, narrow_range
+        self.qmin, self.qmax = int_range(bits, signed, narrow_range)
+        self.per_channel, self.scale_mode, self.po2 = per_channel, scale_mode, po2
+        self.mantissa_bits, self.percentile = mantissa_bits, percentile
+        self.enabled = True
+        if per_channel and scale_mode != "max" and not num_channels:
+            raise ValueError("a per-channel learned/fixed scale needs num_channels")
+        shape = (num_channels,) if per_channel and scale_mode != "max" else ()
+        if scale_mode == "fixed":
+            if scale is None or scale <= 0:
+                raise ValueError("scale_mode='fixed' needs a positive scale")
+            self.register_buffer("fixed_scale", torch.full(shape, float(scale)))
+        elif scale_mode == "learned":
+            init = math.log2(scale) if (po2 and scale) else (scale or 1.0)
+            self.raw_scale = nn.Parameter(torch.full(shape, float(init)))
+            self.register_buffer("initialized", torch.tensor(scale is not None))
+        elif scale_mode != "max":
+            raise ValueError(f"unknown scale_mode {scale_mode!r}")
+
+    # ----------------------------------------------------------------- scale
+    def _stat(self, x: torch.Tensor) -> torch.Tensor:
+        """max|x| (or a percentile) per tensor, or per channel along axis 0."""
+        flat = x.detach().abs().reshape(x.shape[0], -1) if self.per_channel else x.detach().abs()
+        if self.percentile >= 1.0:
+            return flat.amax(dim=1) if self.per_channel else flat.max()
+        sample = flat.reshape(-1)[: 1 << 20].float()
+        return torch.quantile(sample, self.percentile)
+
+    def _format(self, s: torch.Tensor) -> torch.Tensor:
+        """Power-of-two or ``mantissa_bits``-bit scale, straight-through."""
+        s = torch.where(s > 0, s, torch.ones_like(s))  # all-zero channel: any scale
+        if self.po2:
+            return torch.exp2(round_half_up_ste(torch.log2(s)))
+        exp = torch.floor(torch.log2(s.detach())) + 1  # s = m * 2^exp with m in [0.5, 1)
+        unit = torch.exp2(exp - self.mantissa_bits)
+        return unit * round_half_up_ste(s / unit)
+
+    def scale(self, x: torch.Tensor | None = None) -> torch.Tensor:
+        """Current scale: a scalar tensor, or a (C,) tensor when per channel."""
+        if self.scale_mode == "fixed":
+            return self.fixed_scale
+        if self.scale_mode == "max":
+            if x is None:
+                raise ValueError("scale_mode='max' needs the tensor to compute the scale from")
+            return self._format(self._stat(x) / self.qmax)
+        if not bool(self.initialized):
+            if x is None:
+                raise RuntimeError("learned scale is not initialised: run one forward first")
+            stat = self._stat(x)
+            s0 = torch.where(stat > 0, stat / self.qmax, torch.ones_like(stat))
+            with torch.no_grad():
+                self.raw_scale.fill_(0.0)
+                self.raw_scale.add_(torch.log2(s0) if self.po2 else s0)
+                self.initialized.fill_(True)
+        raw = self.raw_scale
+        if x is not None and self.training:
+            per = x.numel() / max(1, raw.numel())
+            raw = grad_scale(raw, 1.0 / math.sqrt(per * max(1, self.qmax)))
+        s = torch.exp2(raw) if self.po2 else raw
+        return self._format(s)
+
+    def _broadcast(self, s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if s.dim() == 0:
+            return s
+        return s.reshape((-1,) + (1,) * (x.dim() - 1))
+
+    # --------------------------------------------------------------- forward
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Fake quantization ``s * clamp(round(x/s))`` with STE through the rounding."""
+        if not self.enabled:
+            return x
+        s = self._broadcast(self.scale(x).to(x.dtype), x)
+        q = torch.clamp(round_half_up_ste(x / s), self.qmin, self.qmax)
+        return q * s
+
+    @torch.no_grad()
+    def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Integer codes (int64) and the float64 scale they are in: ``x_q = s * q``."""
+        s = self.scale(x).double()
+        q = torch.clamp(round_half_up(x.double() / self._broadcast(s, x)), self.qmin, self.qmax)
+        return q.to(torch.int64), s
+
+    def extra_repr(self) -> str:
+        kind = "int" if self.signed else "uint"
+        return (
+            f"{kind}{self.bits}, range=[{self.qmin},{self.qmax}], scale={self.scale_mode}"
+            f"{', po2' if self.po2 else ''}{', per_channel' if self.per_channel else ''}"
+        )
+
+
+def int_weight_quant(bits: int = 8, per_channel: bool = True) -> UniformQuantizer:
+    """Signed symmetric (narrow-range) weight quantizer, max-scaled, 12-bit-mantissa scale."""
+    return UniformQuantizer(bits, True, narrow_range=True, per_channel=per_channel)
+
+
+def int_act_quant(
+    bits: int = 8, signed: bool = False, scale: float | None = None, learned: bool = True
+) -> UniformQuantizer:
+    """Per-tensor activation quantizer with a power-of-two scale.
+
+    ``scale`` given and ``learned=False``: fixed (dataset inputs with a known scale);
+    otherwise learned with LSQ, initialised from the 99.99th percentile of the first batch.
+    """
+    if scale is not None and not learned:
+        return UniformQuantizer(bits, signed, scale_mode="fixed", scale=scale, po2=True)
+    return UniformQuantizer(
+        bits, signed, scale_mode="learned", scale=scale, po2=True, percentile=0.9999
+    )
+

@@ -1,0 +1,1 @@
+"""Training: one loop for all tasks (float → QAT → prune → fine-tune), resumable."""

@@ -1,0 +1,60 @@
+"""Model construction from a config, and loading a finished run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hwnn.config import ModelConfig, RunConfig, parse_config
+from hwnn.data.base import Dataset, InputQuant
+from hwnn.errors import HwnnError
+from hwnn.nn.model import QuantSequential, build_mlp, set_quant_enabled
+
+
+def build_model(cfg: ModelConfig, dataset: Dataset) -> QuantSequential:
+    return build_from_shape(cfg, dataset.input_width, dataset.num_outputs, dataset.input_quant)
+
+
+def build_from_shape(
+    cfg: ModelConfig, input_width: int, num_outputs: int, input_quant: InputQuant
+) -> QuantSequential:
+    if cfg.kind != "mlp":
+        raise HwnnError(f"unknown model kind {cfg.kind!r}")
+    return build_mlp(input_width, list(cfg.hidden), num_outputs, input_quant,
+                     weight_bits=cfg.weight_bits, act_bits=cfg.act_bits, out_bits=cfg.out_bits,
+                     per_channel=cfg.per_channel)
+
+
+def dataset_summary(dataset: Dataset) -> dict[str, Any]:
+    """Small JSON-able description of a dataset, stored with every run."""
+    iq = dataset.input_quant
+    scalars = {k: v for k, v in dataset.info.items()
+               if isinstance(v, str | int | float | bool) or v is None}
+    return {"name": dataset.name, "kind": dataset.kind, "input_width": dataset.input_width,
+            "num_outputs": dataset.num_outputs,
+            "input_quant": {"bits": iq.bits, "signed": iq.signed, "scale": iq.scale},
+            "sizes": {"train": len(dataset.train), "val": len(dataset.val),
+                      "test": len(dataset.test)},
+            "class_balance": dataset.class_balance(), "info": scalars}
+
+
+def load_run(run_dir: str | Path) -> tuple[RunConfig, QuantSequential, dict[str, Any]]:
+    """Rebuild the trained model of a finished run: (config, model in eval mode, dataset
+    summary)."""
+    path = Path(run_dir) / "model.pt"
+    if not path.is_file():
+        raise HwnnError(f"{path} not found: train first with `hwnn train CONFIG --out {run_dir}`")
+    blob = torch.load(path, weights_only=False)
+    cfg = parse_config(blob["config"], str(path))
+    ds = blob["dataset"]
+    iq = InputQuant(**ds["input_quant"])
+    model = build_from_shape(cfg.model, ds["input_width"], ds["num_outputs"], iq)
+    model.load_state_dict(blob["state_dict"])
+    set_quant_enabled(model, blob["quant_enabled"])
+    model.eval()
+    return cfg, model, ds
+
+
+__all__ = ["build_from_shape", "build_model", "dataset_summary", "load_run"]

@@ -1,0 +1,280 @@
+"""One training loop for every task (seed 000 §III-A and §IV).
+
+Flow: ``float`` (quantizers off) → ``qat`` (8-bit weights/activations, from the float
+weights) → ``finetune`` (magnitude pruning applied at its start, then QAT fine-tuning);
+each stage keeps the epoch with the best **validation** score (accuracy, or BER for OFC;
+loss breaks ties) and stops early after ``patience`` epochs without improvement. The test
+split is evaluated once per stage on the selected weights and never used for selection.
+
+Adam with a step-decay learning rate (seed 000 §IV: from 1e-3, batch 1024). A checkpoint
+is written atomically after every epoch; rerunning the same config on the same run folder
+resumes where it stopped and gives the same numbers as an uninterrupted run (per-epoch
+seeded shuffles, optimizer/scheduler/RNG state restored).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hwnn.config import PruneConfig, RunConfig, StageConfig, TrainConfig
+from hwnn.data.base import Dataset
+from hwnn.errors import ConfigError
+from hwnn.nn.model import QuantSequential, set_quant_enabled
+from hwnn.prune import magnitude_prune, sparsity_report
+from hwnn.train.build import build_model, dataset_summary
+from hwnn.train.io import atomic_torch_save, atomic_write_json, atomic_write_text
+from hwnn.train.metrics import evaluate, headline, loss_fn, model_inputs, selection_key
+
+CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"
+METRICS = "metrics.json"
+RUN_FORMAT = "hwnn.run.v1"
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    cfg: StageConfig
+    quant: bool
+    prune: PruneConfig | None = None
+
+
+def plan_stages(cfg: TrainConfig) -> list[Stage]:
+    stages = [Stage("float", cfg.float_stage, quant=False)]
+    if cfg.qat is not None:
+        stages.append(Stage("qat", cfg.qat, quant=True))
+    if cfg.prune is not None:
+        stages.append(Stage("finetune", cfg.prune, quant=cfg.qat is not None, prune=cfg.prune))
+    return stages
+
+
+def _epoch_seed(seed: int, stage_idx: int, epoch: int) -> list[int]:
+    return [seed, stage_idx, epoch]
+
+
+class Trainer:
+    def __init__(
+        self,
+        cfg: RunConfig,
+        dataset: Dataset,
+        run_dir: Path,
+        console: Console | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.cfg, self.dataset, self.run_dir = cfg, dataset, Path(run_dir)
+        self.console = console or Console()
+        self.show_progress = progress
+        self.stages = plan_stages(cfg.train)
+        self.cfg_dict = cfg.to_yaml_dict()
+        torch.manual_seed(cfg.train.seed)
+        self.model: QuantSequential = build_model(cfg.model, dataset)
+        self.x_train = model_inputs(dataset, dataset.train.x)
+        y = dataset.train.y
+        self.y_train = torch.from_numpy(y.astype(np.int64 if dataset.kind == "classification"
+                                                  else np.float32))
+
+    # ------------------------------------------------------------ state
+    def _fresh_state(self) -> dict[str, Any]:
+        return {"format": RUN_FORMAT, "config": self.cfg_dict, "stage_idx": 0, "epoch": 0,
+                "stage_started": False, "stopped": False, "done": False, "results": {},
+                "history": [], "best": None, "elapsed_s": 0.0}
+
+    def _load_state(self) -> dict[str, Any]:
+        path = self.run_dir / CHECKPOINT
+        if not path.exists():
+            return self._fresh_state()
+        state = torch.load(path, weights_only=False)
+        if state.get("config") != self.cfg_dict:
+            raise ConfigError(
+                f"{self.run_dir} holds a run with a different config; pass a new --out folder "
+                "(or delete the old one) to start a new run"
+            )
+        return state
+
+    def _save(self, state: dict[str, Any], optimizer: Any, scheduler: Any) -> None:
+        state["model"] = self.model.state_dict()
+        state["optimizer"] = optimizer.state_dict() if optimizer else None
+        state["scheduler"] = scheduler.state_dict() if scheduler else None
+        atomic_torch_save(self.run_dir / CHECKPOINT, state)
+
+    # ------------------------------------------------------------ batches
+    def _batches(self, stage_idx: int, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        rng = np.random.default_rng(_epoch_seed(self.cfg.train.seed, stage_idx, epoch))
+        bs = self.cfg.train.batch_size
+        if self.dataset.train_sampler is not None:
+            steps = self.cfg.train.steps_per_epoch or max(1, len(self.dataset.train) // bs)
+            for _ in range(steps):
+                x, y = self.dataset.train_sampler(bs, rng)
+                yield model_inputs(self.dataset, x), torch.from_numpy(y)
+            return
+        order = torch.from_numpy(rng.permutation(len(self.x_train)))
+        for start in range(0, len(order), bs):
+            idx = order[start : start + bs]
+            yield self.x_train[idx], self.y_train[idx]
+
+    def _n_batches(self) -> int:
+        bs = self.cfg.train.batch_size
+        if self.dataset.train_sampler is not None:
+            return self.cfg.train.steps_per_epoch or max(1, len(self.dataset.train) // bs)
+        return -(-len(self.x_train) // bs)
+
+    def _evaluate(self, split: str) -> dict[str, float]:
+        return evaluate(self.model, self.dataset, getattr(self.dataset, split),
+                        self.cfg.train.eval_batch_size)
+
+    @torch.no_grad()
+    def _calibrate(self) -> None:
+        """Initialise learned activation scales from one training batch."""
+        self.model.train()
+        x, _ = next(self._batches(stage_idx=len(self.stages), epoch=0))
+        self.model(x)
+
+    # ------------------------------------------------------------ main
+    def run(self) -> dict[str, Any]:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        state = self._load_state()
+        if state["done"]:
+            self.console.print(f"[green]{self.run_dir} is complete[/]; nothing to do")
+            return state["metrics"]
+        if state["stage_idx"] or state["epoch"] or state["stage_started"]:
+            self.model.load_state_dict(state["model"])
+            self.console.print(f"resuming {self.run_dir} at stage "
+                               f"{self.stages[state['stage_idx']].name}, epoch {state['epoch']}")
+        atomic_write_text(self.run_dir / "config.yaml",
+                          yaml.safe_dump(self.cfg_dict, sort_keys=False))
+        for stage_idx in range(state["stage_idx"], len(self.stages)):
+            self._run_stage(stage_idx, self.stages[stage_idx], state)
+        return self._finish(state)
+
+    def _run_stage(self, stage_idx: int, stage: Stage, state: dict[str, Any]) -> None:
+        set_quant_enabled(self.model, stage.quant)
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=stage.cfg.lr)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, stage.cfg.lr_step,
+                                                    stage.cfg.lr_gamma)
+        if not state["stage_started"]:
+            if stage.quant:
+                self._calibrate()
+            if stage.prune is not None:
+                magnitude_prune(self.model, stage.prune.sparsity, stage.prune.scope)
+                state["results"]["pruned"] = {"val": self._evaluate("val"),
+                                              "test": self._evaluate("test"),
+                                              "sparsity": sparsity_report(self.model)}
+                self.console.print(f"[{stage.name}] pruned to sparsity "
+                                   f"{stage.prune.sparsity:.0%} ({stage.prune.scope}): val "
+                                   f"{headline(self.dataset, state['results']['pruned']['val'])}")
+            state.update(epoch=0, stage_started=True, stopped=False, best=None, bad_epochs=0,
+                         stage_time=0.0)
+            self._save(state, optimizer, scheduler)
+        else:
+            if state["optimizer"] is not None:
+                optimizer.load_state_dict(state["optimizer"])
+                scheduler.load_state_dict(state["scheduler"])
+        epochs = stage.cfg.epochs
+        with self._progress() as progress:
+            while state["epoch"] < epochs and not state["stopped"]:
+                self._run_epoch(stage_idx, stage, state, optimizer, scheduler, progress)
+        if state["best"] is not None:
+            self.model.load_state_dict(state["best"]["model"])
+        result = {"val": self._evaluate("val"), "test": self._evaluate("test"),
+                  "epochs_run": state["epoch"],
+                  "best_epoch": None if state["best"] is None else state["best"]["epoch"],
+                  "early_stopped": state["stopped"], "time_s": round(state["stage_time"], 2)}
+        state["results"][stage.name] = result
+        self.console.print(f"[bold][{stage.name}][/] selected epoch {result['best_epoch']}: "
+                           f"val {headline(self.dataset, result['val'])}, "
+                           f"test {headline(self.dataset, result['test'])}")
+        state.update(stage_idx=stage_idx + 1, epoch=0, stage_started=False, best=None)
+        self._save(state, None, None)
+        atomic_write_json(self.run_dir / METRICS, self._metrics(state, status="running"))
+
+    def _run_epoch(self, stage_idx: int, stage: Stage, state: dict[str, Any],
+                   optimizer: Any, scheduler: Any, progress: Progress | None) -> None:
+        epoch = state["epoch"]
+        torch.manual_seed(hash((self.cfg.train.seed, stage_idx, epoch)) & 0x7FFFFFFF)
+        t0 = time.perf_counter()
+        self.model.train()
+        task = None
+        if progress is not None:
+            task = progress.add_task(f"{stage.name} {epoch + 1}/{stage.cfg.epochs}",
+                                     total=self._n_batches())
+        total, count = 0.0, 0
+        for x, y in self._batches(stage_idx, epoch):
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(self.dataset, self.model(x), y)
+            loss.backward()
+            optimizer.step()
+            total, count = total + float(loss) * len(x), count + len(x)
+            if progress is not None and task is not None:
+                progress.advance(task)
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        val = self._evaluate("val")
+        key = selection_key(self.dataset, val)
+        improved = state["best"] is None or key < tuple(state["best"]["key"])
+        if improved:
+            state["best"] = {"key": list(key), "epoch": epoch + 1,
+                             "model": copy.deepcopy(self.model.state_dict())}
+            state["bad_epochs"] = 0
+        else:
+            state["bad_epochs"] += 1
+        patience = stage.cfg.patience
+        state["stopped"] = patience is not None and state["bad_epochs"] >= patience
+        seconds = time.perf_counter() - t0
+        state["stage_time"] += seconds
+        state["history"].append({"stage": stage.name, "epoch": epoch + 1, "lr": lr,
+                                 "train_loss": total / max(count, 1), "val": val,
+                                 "seconds": round(seconds, 3)})
+        state["epoch"] = epoch + 1
+        if progress is not None and task is not None:
+            progress.remove_task(task)
+        self.console.print(f"[{stage.name}] epoch {epoch + 1:>3}/{stage.cfg.epochs}  "
+                           f"loss {total / max(count, 1):.4f}  val "
+                           f"{headline(self.dataset, val)}  lr {lr:.2e}"
+                           f"{'  *' if improved else ''}  {seconds:.1f}s")
+        self._save(state, optimizer, scheduler)
+
+    def _progress(self) -> Any:
+        if not self.show_progress:
+            from contextlib import nullcontext
+
+            return nullcontext(None)
+        return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=self.console, transient=True)
+
+    # ------------------------------------------------------------ results
+    def _metrics(self, state: dict[str, Any], status: str) -> dict[str, Any]:
+        metric = "accuracy" if self.dataset.kind == "classification" else "ber"
+        results = state["results"]
+        summary = {"metric": metric}
+        for stage in ("float", "qat", "finetune"):
+            if stage in results:
+                summary[stage] = results[stage]["test"][metric]
+        if "pruned" in results:
+            summary["pruned_before_finetune"] = results["pruned"]["test"][metric]
+        return {"format": RUN_FORMAT, "name": self.cfg.name, "status": status,
+                "dataset": dataset_summary(self.dataset),
+                "summary_test": summary, "stages": results,
+                "sparsity": sparsity_report(self.model),
+                "history": state["history"]}
+
+    def _finish(self, state: dict[str, Any]) -> dict[str, Any]:
+        metrics = self._metrics(state, status="done")
+        atomic_torch_save(self.run_dir / MODEL, {
+            "format": RUN_FORMAT, "config": self.cfg_dict,
+            "quant_enabled": self.stages[-1].quant,
+            "state_dict": self.model.state_dict(), "dataset": dataset_summary(self.dataset)})
+        atomic_write_json(self.run_dir / METRICS, metrics)
+        state.update(done=True, metrics=metrics)
+        self._save(state, None, None)
+        return metrics

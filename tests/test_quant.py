@@ -1,0 +1,121 @@
+"""Quantizer properties (hypothesis): idempotence, range, STE gradient, rounding rule."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from hwnn.quant import CodebookQuantizer, UniformQuantizer, int_act_quant, int_weight_quant
+from hwnn.rules import dyadic, int_range, requantize, snap_mantissa
+
+finite = st.floats(-1e3, 1e3, allow_nan=False, width=32)
+tensors = arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 9)), elements=finite)
+bits = st.integers(2, 12)
+
+
+def make(kind: str, b: int) -> UniformQuantizer:
+    if kind == "weight":
+        return int_weight_quant(b, per_channel=True)
+    if kind == "act_unsigned":
+        return UniformQuantizer(b, False, scale_mode="fixed", scale=0.25, po2=True)
+    return UniformQuantizer(b, True, scale_mode="fixed", scale=2.0**-3, po2=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tensors, bits, st.sampled_from(["weight", "act_unsigned", "act_signed"]))
+def test_idempotent_and_in_range(x: np.ndarray, b: int, kind: str) -> None:
+    q = make(kind, b)
+    t = torch.from_numpy(x)
+    once = q(t)
+    assert torch.equal(q(once), once)
+    codes, scale = q.quantize(t)
+    assert int(codes.min()) >= q.qmin and int(codes.max()) <= q.qmax
+    shaped = scale.reshape(-1, 1) if scale.dim() else scale
+    assert torch.equal((codes.double() * shaped).float(), once)
+
+
+@settings(max_examples=40, deadline=None)
+@given(tensors, bits)
+def test_weight_scale_uses_full_range(x: np.ndarray, b: int) -> None:
+    """Per channel, the largest |w| maps to qmax (up to the 12-bit scale snap)."""
+    q = int_weight_quant(b)
+    codes, _ = q.quantize(torch.from_numpy(x))
+    nonzero_rows = np.abs(x).max(axis=1) > 0
+    peak = codes.abs().amax(dim=1).numpy()[nonzero_rows]
+    assert np.all(peak >= q.qmax - 1)
+
+
+def test_ste_gradient_is_identity_inside_range() -> None:
+    q = UniformQuantizer(8, True, scale_mode="fixed", scale=0.5, po2=True)
+    x = torch.tensor([-70.0, -3.3, 0.2, 10.7, 70.0], requires_grad=True)
+    q(x).sum().backward()
+    # inside [-64, 63.5] the gradient passes straight through; outside it is clipped to 0
+    assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]
+
+
+def test_learned_scale_gets_gradient_and_is_power_of_two() -> None:
+    q = int_act_quant(8, signed=False)
+    x = torch.rand(256) * 5
+    q.train()
+    q(x).sum().backward()
+    assert q.raw_scale.grad is not None and q.raw_scale.grad.abs().item() > 0
+    s = q.scale().item()
+    assert math.log2(s) == round(math.log2(s))
+
+
+def test_round_half_up_ties() -> None:
+    q = UniformQuantizer(8, True, scale_mode="fixed", scale=1.0, po2=True)
+    x = torch.tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5])
+    assert q(x).tolist() == [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float32, st.integers(1, 40), elements=finite),
+       st.lists(st.integers(-127, 127), min_size=1, max_size=20, unique=True))
+def test_codebook_nearest_and_idempotent(x: np.ndarray, values: list[int]) -> None:
+    values = sorted({0, *values})  # idempotence holds for codebooks holding 0 (docstring)
+    q = CodebookQuantizer(values, per_channel=False)
+    t = torch.from_numpy(x)
+    codes, scale = q.quantize(t)
+    book = np.array(sorted(values), dtype=np.float64)
+    assert set(codes.tolist()) <= set(values)
+    ratio = x.astype(np.float64) / scale.item()
+    best = np.abs(ratio[:, None] - book[None, :]).min(axis=1)
+    assert np.allclose(np.abs(ratio - codes.numpy()), best)
+    once = q(t)
+    assert torch.equal(q(once), once)
+
+
+def test_codebook_ste_and_errors() -> None:
+    q = CodebookQuantizer([-4, 0, 1, 4])
+    w = torch.randn(3, 5, requires_grad=True)
+    q(w).sum().backward()
+    assert torch.equal(w.grad, torch.ones_like(w))
+    with pytest.raises(ValueError, match="fit in int8"):
+        CodebookQuantizer([0, 200])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-(2**30), 2**30), st.floats(2.0**-20, 2.0**4, allow_nan=False))
+def test_requantize_equals_exact_round_half_up(acc: int, ratio: float) -> None:
+    ratio = snap_mantissa(ratio, 12)
+    mult, shift = dyadic(ratio)
+    got = int(requantize(np.array([acc]), mult, shift)[0])
+    from fractions import Fraction
+
+    exact = Fraction(acc) * Fraction(ratio)
+    assert got == math.floor(exact + Fraction(1, 2))
+
+
+def test_int_range() -> None:
+    assert int_range(8, True) == (-128, 127)
+    assert int_range(8, True, narrow=True) == (-127, 127)
+    assert int_range(4, False) == (0, 15)
+    with pytest.raises(ValueError):
+        int_range(1, True)
