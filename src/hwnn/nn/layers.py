@@ -187,11 +187,11 @@ class QuantAct(nn.Module):
         return IntTensor(torch.from_numpy(y), s_y)
 
 
-def QuantReLU(act_quant: UniformQuantizer | None) -> QuantAct:  # noqa: N802 (Brevitas name)
+def QuantReLU(act_quant: UniformQuantizer | None) -> QuantAct:
     return QuantAct(act_quant, relu=True)
 
 
-def QuantIdentity(act_quant: UniformQuantizer | None) -> QuantAct:  # noqa: N802
+def QuantIdentity(act_quant: UniformQuantizer | None) -> QuantAct:
     return QuantAct(act_quant, relu=False)
 
 

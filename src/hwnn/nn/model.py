@@ -8,6 +8,7 @@ bias can be quantized to the accumulator scale; ``forward_int`` threads
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -104,7 +105,7 @@ def build_mlp(
                                     scale=input_quant.scale, learned=not fixed_input))
     ]
     widths = [input_width, *hidden]
-    for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
+    for fan_in, fan_out in pairwise(widths):
         layers += [
             QuantLinear(fan_in, fan_out, weight_quant=int_weight_quant(weight_bits, per_channel),
                         bias_bits=bias_bits),

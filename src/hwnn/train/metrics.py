@@ -47,7 +47,9 @@ def score(dataset: Dataset, out: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return {"ber": float(ber(slicer(out.reshape(-1)), y)), "loss": loss, "n": len(y)}
 
 
-def evaluate(model: nn.Module, dataset: Dataset, split: Split, batch: int = 8192) -> dict[str, float]:
+def evaluate(
+    model: nn.Module, dataset: Dataset, split: Split, batch: int = 8192
+) -> dict[str, float]:
     return score(dataset, predict(model, dataset, split.x, batch), split.y)
 
 

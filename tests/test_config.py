@@ -1,0 +1,72 @@
+"""Config validation: one-line errors naming the field; every shipped config parses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwnn.config import load_config, parse_config
+from hwnn.errors import ConfigError
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+GOOD = {
+    "name": "t",
+    "data": {"task": "nid"},
+    "model": {"hidden": [20]},
+    "train": {"float": {"epochs": 1}},
+}
+
+
+def with_change(path: list[str], value: object) -> dict:
+    data = yaml.safe_load(yaml.safe_dump(GOOD))
+    node = data
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_parse(path: Path) -> None:
+    cfg = load_config(path)
+    assert cfg.name == path.stem
+
+
+def test_demo_config_parses() -> None:
+    from importlib import resources
+
+    text = resources.files("hwnn").joinpath("demo_config.yaml").read_text()
+    assert parse_config(yaml.safe_load(text)).data.task == "nid"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "needle"),
+    [
+        (["model", "hiden"], [3], r"model\.hiden: unknown key"),
+        (["model", "hidden"], [20, -1], r"model\.hidden\.1: .*greater than 0"),
+        (["model", "weight_bits"], 1, r"model\.weight_bits: .*greater than or equal to 2"),
+        (["data", "task"], "cifar", r"data\.task: .*'mnist'"),
+        (["train", "prune"], {"epochs": 1, "sparsity": 1.5}, r"train\.prune\.sparsity"),
+        (["train", "float", "lr"], "fast", r"train\.float\.lr: .*number"),
+        (["data", "ofc"], {}, r"data: .*only valid with task: ofc"),
+    ],
+)
+def test_errors_name_the_field(path: list[str], value: object, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle) as err:
+        parse_config(with_change(path, value), "x.yaml")
+    assert "\n" not in str(err.value)
+    assert str(err.value).startswith("x.yaml: ")
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: line \d+ invalid YAML"):
+        load_config(bad)
+    bad.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(bad)
