@@ -170,7 +170,7 @@ class Trainer:
                 state["results"]["pruned"] = {"val": self._evaluate("val"),
                                               "test": self._evaluate("test"),
                                               "sparsity": sparsity_report(self.model)}
-                self.console.print(f"[{stage.name}] pruned to sparsity "
+                self.console.print(f"\\[{stage.name}] pruned to sparsity "
                                    f"{stage.prune.sparsity:.0%} ({stage.prune.scope}): val "
                                    f"{headline(self.dataset, state['results']['pruned']['val'])}")
             state.update(epoch=0, stage_started=True, stopped=False, best=None, bad_epochs=0,
@@ -191,7 +191,7 @@ class Trainer:
                   "best_epoch": None if state["best"] is None else state["best"]["epoch"],
                   "early_stopped": state["stopped"], "time_s": round(state["stage_time"], 2)}
         state["results"][stage.name] = result
-        self.console.print(f"[bold][{stage.name}][/] selected epoch {result['best_epoch']}: "
+        self.console.print(f"[bold]\\[{stage.name}][/] selected epoch {result['best_epoch']}: "
                            f"val {headline(self.dataset, result['val'])}, "
                            f"test {headline(self.dataset, result['test'])}")
         state.update(stage_idx=stage_idx + 1, epoch=0, stage_started=False, best=None)
@@ -238,7 +238,7 @@ class Trainer:
         state["epoch"] = epoch + 1
         if progress is not None and task is not None:
             progress.remove_task(task)
-        self.console.print(f"[{stage.name}] epoch {epoch + 1:>3}/{stage.cfg.epochs}  "
+        self.console.print(f"\\[{stage.name}] epoch {epoch + 1:>3}/{stage.cfg.epochs}  "
                            f"loss {total / max(count, 1):.4f}  val "
                            f"{headline(self.dataset, val)}  lr {lr:.2e}"
                            f"{'  *' if improved else ''}  {seconds:.1f}s")
