@@ -11,3 +11,7 @@ class DataError(HwnnError):
 
 class ConfigError(HwnnError):
     """A run configuration is invalid (wrong key, type or value)."""
+
+
+class EdaError(HwnnError):
+    """An EDA tool (Yosys, ABC, OpenSTA, Icarus, Verilator) failed, timed out or is missing."""

@@ -40,6 +40,8 @@ CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 METRICS = "metrics.json"
 RUN_FORMAT = "hwnn.run.v1"
+# Shuffle stream of the calibration batch: fixed, so it does not depend on the stage list.
+CALIBRATION_STREAM = 1000
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ class Trainer:
     def _calibrate(self) -> None:
         """Initialise learned activation scales from one training batch."""
         self.model.train()
-        x, _ = next(self._batches(stage_idx=len(self.stages), epoch=0))
+        x, _ = next(self._batches(stage_idx=CALIBRATION_STREAM, epoch=0))
         self.model(x)
 
     # ------------------------------------------------------------ main
@@ -214,7 +216,7 @@ class Trainer:
             loss = loss_fn(self.dataset, self.model(x), y)
             loss.backward()
             optimizer.step()
-            total, count = total + float(loss) * len(x), count + len(x)
+            total, count = total + loss.item() * len(x), count + len(x)
             if progress is not None and task is not None:
                 progress.advance(task)
         lr = optimizer.param_groups[0]["lr"]

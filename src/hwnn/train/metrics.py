@@ -16,7 +16,10 @@ from hwnn.data.base import Dataset, Split
 
 def model_inputs(dataset: Dataset, x: np.ndarray) -> torch.Tensor:
     """Float inputs the model sees: ``codes * scale`` for fixed-scale datasets."""
-    t = torch.from_numpy(np.ascontiguousarray(x)).float()
+    arr = np.ascontiguousarray(x)
+    if not arr.flags.writeable:  # e.g. a memory-mapped or cached array: torch wants its own
+        arr = arr.copy()
+    t = torch.from_numpy(arr).float()
     scale = dataset.input_quant.scale
     return t * scale if scale is not None else t
 
