@@ -1,0 +1,91 @@
+"""Run a self-checking testbench (``hwnn.logic.testbench``) in Icarus Verilog or Verilator
+and parse its verdict.
+
+Icarus: ``iverilog -g2005 -o sim.vvp tb.v net.v`` then ``vvp sim.vvp``. Verilator:
+``verilator --binary --timing -Wno-fatal --top-module tb tb.v net.v`` then the built binary.
+Both run in the folder that holds the vector files; logs are kept there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from hwnn.eda.tools import EdaError, require_tool, run_tool
+
+Simulator = Literal["icarus", "verilator"]
+_RESULT = re.compile(r"RESULT vectors=(\d+) mismatches=(\d+) layer_mismatches=([\d,]*)")
+_MISMATCH = re.compile(r"MISMATCH layer=(\w+) vector=(\d+) got=(\S+) expected=(\S+)")
+
+
+@dataclass
+class SimResult:
+    simulator: str
+    vectors: int
+    mismatches: int
+    layer_mismatches: list[int]
+    first_failures: list[dict[str, str | int]] = field(default_factory=list)
+    log_path: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.mismatches == 0 and not any(self.layer_mismatches)
+
+    def first_failure(self) -> dict[str, str | int] | None:
+        """The failing vector with the lowest index, at the earliest layer that fails on it."""
+        if not self.first_failures:
+            return None
+
+        def order(item: dict[str, str | int]) -> tuple[int, int]:
+            layer = item["layer"]
+            return int(item["vector"]), (10**6 if layer == "y" else int(layer))
+
+        return min(self.first_failures, key=order)
+
+
+def available_simulators() -> list[str]:
+    out = []
+    for name, tool in (("icarus", "iverilog"), ("verilator", "verilator")):
+        try:
+            require_tool(tool)
+            out.append(name)
+        except EdaError:
+            pass
+    return out
+
+
+def parse_output(text: str, simulator: str, log_path: Path) -> SimResult:
+    match = _RESULT.search(text)
+    if match is None:
+        raise EdaError(f"{simulator}: the testbench printed no RESULT line; see {log_path}")
+    layers = [int(v) for v in match.group(3).split(",") if v]
+    failures = [{"layer": m.group(1), "vector": int(m.group(2)), "got": m.group(3),
+                 "expected": m.group(4)} for m in _MISMATCH.finditer(text)]
+    return SimResult(simulator, int(match.group(1)), int(match.group(2)), layers, failures,
+                     str(log_path))
+
+
+def simulate(sources: Sequence[Path], workdir: Path, simulator: Simulator = "icarus",
+             top: str = "tb", timeout_s: float = 1800) -> SimResult:
+    """Compile and run ``sources`` (testbench first) in ``workdir``."""
+    workdir = Path(workdir)
+    srcs = [str(Path(s).resolve()) for s in sources]
+    if simulator == "icarus":
+        run_tool([require_tool("iverilog"), "-g2005", "-s", top, "-o", "sim.vvp", *srcs],
+                 workdir, workdir / "iverilog_compile.log", timeout_s)
+        text = run_tool([require_tool("vvp"), "-n", "sim.vvp"], workdir,
+                        workdir / "iverilog_run.log", timeout_s)
+        return parse_output(text, simulator, workdir / "iverilog_run.log")
+    if simulator == "verilator":
+        build = workdir / "obj_verilator"
+        run_tool([require_tool("verilator"), "--binary", "--timing", "-Wno-fatal", "-Wno-lint",
+                  "-Wno-style", "--top-module", top, "-Mdir", str(build), "-O2",
+                  "--x-assign", "fast", "--x-initial", "fast", *srcs],
+                 workdir, workdir / "verilator_compile.log", timeout_s)
+        text = run_tool([str(build / f"V{top}")], workdir, workdir / "verilator_run.log",
+                        timeout_s)
+        return parse_output(text, simulator, workdir / "verilator_run.log")
+    raise EdaError(f"unknown simulator {simulator!r}; choose icarus or verilator")

@@ -1,0 +1,125 @@
+"""Finding EDA executables and running them with a log file and a timeout.
+
+Every tool call in :mod:`hwnn.eda` goes through :func:`run_tool`: stdout and stderr go to one
+log file (written even when the tool fails or hangs), the tool runs in its own process group
+so that a timeout also kills its children (Yosys starts ``yosys-abc`` as a child process), and
+a failure raises :class:`~hwnn.errors.EdaError` naming the tool and the log.
+
+Measured on the reference machine (Debian bookworm packages): Yosys 0.23, ``yosys-abc``
+(a symlink to ``berkeley-abc``, shipped by the ``yosys`` package), OpenSTA 2.0.17 (``sta``,
+package ``opensta``), Icarus Verilog 11 (``iverilog``/``vvp``), Verilator 5.006.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from hwnn.errors import EdaError
+
+#: Debian package that provides each executable we call.
+DEBIAN_PACKAGES: dict[str, str] = {
+    "yosys": "yosys",
+    "yosys-abc": "yosys",
+    "sta": "opensta",
+    "iverilog": "iverilog",
+    "vvp": "iverilog",
+    "verilator": "verilator",
+}
+
+#: How many trailing log lines an error message quotes.
+LOG_TAIL_LINES = 20
+
+
+class ToolMissingError(EdaError):
+    """An EDA executable is not on ``PATH``; the message says which package to install."""
+
+
+def install_hint(name: str) -> str:
+    """The shell command that installs the Debian package providing ``name``."""
+    package = DEBIAN_PACKAGES.get(name, name)
+    return f"sudo apt-get install -y {package}"
+
+
+def require_tool(name: str) -> str:
+    """Absolute path of executable ``name``, or raise :class:`ToolMissingError`."""
+    found = shutil.which(name)
+    if found is None:
+        package = DEBIAN_PACKAGES.get(name, name)
+        raise ToolMissingError(
+            f"EDA tool '{name}' not found on PATH. It is in the Debian package '{package}': "
+            f"install it with `{install_hint(name)}`."
+        )
+    return os.path.abspath(found)
+
+
+def log_tail(log_path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a log file ('' if it cannot be read)."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the process group started for ``proc`` (the tool and its children)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def run_tool(
+    cmd: Sequence[str | os.PathLike[str]],
+    cwd: str | os.PathLike[str],
+    log_path: str | os.PathLike[str],
+    timeout_s: float,
+) -> str:
+    """Run ``cmd`` in ``cwd``, writing stdout+stderr to ``log_path``; return the log text.
+
+    Raises :class:`EdaError` on a timeout (the whole process group is killed) or a non-zero
+    exit status; the message names the tool, the log path and quotes the log's last lines.
+    """
+    argv = [os.fspath(part) for part in cmd]
+    if not argv:
+        raise ValueError("run_tool needs a command")
+    tool = Path(argv[0]).name
+    log = Path(log_path)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with log.open("wb") as handle:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=os.fspath(cwd),
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as err:
+            raise EdaError(f"cannot start {tool}: {err}") from err
+        try:
+            returncode = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise EdaError(
+                f"{tool} timed out after {timeout_s:g} s and was killed; "
+                f"partial log: {log}"
+            ) from None
+        except BaseException:
+            _kill_group(proc)
+            raise
+    if returncode != 0:
+        elapsed = time.monotonic() - started
+        raise EdaError(
+            f"{tool} failed with exit status {returncode} after {elapsed:.1f} s; "
+            f"log: {log}\n--- last lines ---\n{log_tail(log)}"
+        )
+    return log.read_text(errors="replace")

@@ -1,0 +1,174 @@
+"""The integer IR and the generated RTL: torch integer mode == IR reference == RTL simulation
+on random nets (extreme weights, zero rows, saturating inputs), both weight styles, extra
+register stages; IR files round-trip; malformed IRs are rejected with a clear message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hwnn.data.base import InputQuant
+from hwnn.eda.rtlsim import simulate
+from hwnn.ir import IRError, load_ir, run, save_ir
+from hwnn.ir.export import export_model, slicer_thresholds
+from hwnn.ir.model import DenseLayer, Head, IRInput, IRNetwork
+from hwnn.ir.reference import fit_accumulator
+from hwnn.logic.testbench import make_testbench, write_vectors
+from hwnn.logic.verilog import network_verilog
+from hwnn.nn import QuantSequential, build_mlp
+
+
+def random_model(fan_in: int, hidden: list[int], outs: int, signed: bool, bits: int,
+                 seed: int, gain: float) -> tuple[QuantSequential, torch.Tensor]:
+    torch.manual_seed(seed)
+    model = build_mlp(fan_in, hidden, outs, InputQuant(bits, signed, None))
+    with torch.no_grad():
+        for k, (_, layer) in enumerate(model.weight_layers()):
+            layer.weight.mul_(gain)
+            layer.bias.mul_(gain)
+            layer.weight[0, 0] = layer.weight.abs().max() * (1 if k % 2 else -1)  # ±127
+            if layer.weight.shape[0] > 1:
+                layer.weight_mask[1] = 0  # a pruned (all-zero) row
+    x = torch.randn(48, fan_in) * gain
+    x[0] = 1e4  # saturating inputs
+    x[1] = -1e4
+    model.train()
+    with torch.no_grad():
+        model(x)  # calibrate learned scales
+    model.eval()
+    return model, x
+
+
+def check_three_way(model: QuantSequential, x: torch.Tensor, head: str, tmp: Path,
+                    style: str = "embedded", extra: int = 0) -> IRNetwork:
+    net = export_model(model, "rand", head)
+    codes = model.quantize_input(x)
+    trace = run(net, codes.value.numpy())
+    torch_int = model.forward_int(codes).value.numpy()
+    assert np.array_equal(trace.outputs[-1], torch_int)
+    (tmp / "net.v").write_text(network_verilog(net, "rand", style, extra))  # type: ignore[arg-type]
+    n = write_vectors(net, trace, tmp, style)  # type: ignore[arg-type]
+    (tmp / "tb.v").write_text(make_testbench(net, "rand", n, style, extra,  # type: ignore[arg-type]
+                                                chain_load="shift"))
+    result = simulate([tmp / "tb.v", tmp / "net.v"], tmp, "icarus")
+    assert result.vectors == len(x)
+    assert result.passed, result.first_failure()
+    return net
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(1, 12), st.lists(st.integers(1, 8), min_size=0, max_size=2),
+       st.integers(2, 5), st.booleans(), st.sampled_from([1, 4, 8]),
+       st.integers(0, 2**31 - 1), st.floats(0.05, 50.0),
+       st.sampled_from(["embedded", "generic"]), st.integers(0, 2))
+def test_random_nets_torch_ir_rtl_agree(tmp_path_factory: pytest.TempPathFactory, fan_in: int,
+                                        hidden: list[int], outs: int, signed: bool, bits: int,
+                                        seed: int, gain: float, style: str, extra: int) -> None:
+    if bits == 1:
+        signed = False
+    model, x = random_model(fan_in, hidden, outs, signed, bits, seed, gain)
+    net = check_three_way(model, x, "argmax", tmp_path_factory.mktemp("rtl"), style, extra)
+    assert net.layers[0].acc_bits >= 2
+
+
+def test_slicer_head_three_way(tmp_path: Path) -> None:
+    model, x = random_model(21, [6], 1, True, 8, 3, 1.0)
+    net = check_three_way(model, x, "slicer", tmp_path)
+    s = net.meta["output_scale"]
+    assert net.head.thresholds == slicer_thresholds(s)
+    real = model(x).detach().numpy().reshape(-1)
+    symbols = np.searchsorted([-2.0, 0.0, 2.0], real, side="right")
+    assert np.array_equal(symbols, run(net, model.quantize_input(x).value.numpy()).prediction)
+
+
+def test_raw_head_and_wrap_vs_saturate(tmp_path: Path) -> None:
+    model, x = random_model(5, [], 3, True, 8, 5, 2.0)
+    check_three_way(model, x, "raw", tmp_path)
+
+
+def _tiny(acc_bits: int = 10, overflow: str = "wrap") -> IRNetwork:
+    layer = DenseLayer("fc0", np.array([[127, -128, 0], [0, 0, 0]], dtype=np.int64),
+                       np.array([5, -3], dtype=np.int64), np.array([3, 1], dtype=np.int64),
+                       np.array([2, 0], dtype=np.int64), in_bits=4, in_signed=False,
+                       acc_bits=acc_bits, out_bits=8, out_signed=True, overflow=overflow)
+    return IRNetwork("tiny", IRInput(3, 4, False), [layer], Head("argmax"))
+
+
+@pytest.mark.parametrize("overflow", ["wrap", "saturate"])
+def test_narrow_accumulator_rtl_matches_reference(tmp_path: Path, overflow: str) -> None:
+    net = _tiny(acc_bits=9, overflow=overflow)  # worst case needs 13 bits: overflows happen
+    x = np.array([[i % 16, (i * 7) % 16, (i * 3) % 16] for i in range(64)])
+    trace = run(net, x)
+    exact = x @ net.layers[0].weight.T + net.layers[0].bias
+    assert np.array_equal(trace.accumulators[0], fit_accumulator(exact, 9, overflow))
+    (tmp_path / "net.v").write_text(network_verilog(net))
+    write_vectors(net, trace, tmp_path)
+    (tmp_path / "tb.v").write_text(make_testbench(net, "tiny", len(x)))
+    assert simulate([tmp_path / "tb.v", tmp_path / "net.v"], tmp_path).passed
+
+
+def test_fit_accumulator_rules() -> None:
+    v = np.array([-300, -257, -256, 0, 255, 256, 300])
+    assert fit_accumulator(v, 9, "saturate").tolist() == [-256, -256, -256, 0, 255, 255, 255]
+    assert fit_accumulator(v, 9, "wrap").tolist() == [212, 255, -256, 0, 255, -256, -212]
+
+
+def test_rtl_reports_first_failing_vector_and_layer(tmp_path: Path) -> None:
+    net = _tiny()
+    x = np.arange(30).reshape(10, 3) % 16
+    trace = run(net, x)
+    write_vectors(net, trace, tmp_path)
+    broken = _tiny()
+    broken.layers[0].bias[0] += 40  # the RTL no longer matches the vectors
+    (tmp_path / "net.v").write_text(network_verilog(broken, "tiny"))
+    (tmp_path / "tb.v").write_text(make_testbench(net, "tiny", len(x)))
+    result = simulate([tmp_path / "tb.v", tmp_path / "net.v"], tmp_path)
+    assert not result.passed
+    first = result.first_failure()
+    assert first is not None and first["layer"] == "0"
+
+
+def test_ir_file_round_trip_and_checksum(tmp_path: Path) -> None:
+    net = _tiny()
+    path = save_ir(net, tmp_path / "tiny.ir.json")
+    back = load_ir(path)
+    assert np.array_equal(back.layers[0].weight, net.layers[0].weight)
+    assert back.head == net.head and back.input == net.input
+    npz = tmp_path / "tiny.ir.npz"
+    npz.write_bytes(npz.read_bytes()[:-3] + b"abc")
+    with pytest.raises(IRError, match="checksum"):
+        load_ir(path)
+
+
+def test_bad_irs_are_rejected(tmp_path: Path) -> None:
+    path = save_ir(_tiny(), tmp_path / "t.ir.json")
+    doc = json.loads(path.read_text())
+    doc["layers"][0]["kind"] = "conv2d"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(IRError, match="unsupported layer kind 'conv2d'"):
+        load_ir(path)
+    net = _tiny()
+    net.layers[0].in_bits = 8
+    with pytest.raises(IRError, match=r"input is declared uint8 but input produces uint4"):
+        net.validate()
+    two = _tiny()
+    two.layers.append(DenseLayer("fc1", np.ones((2, 3), dtype=np.int64),
+                                 np.zeros(2, dtype=np.int64), np.ones(2, dtype=np.int64),
+                                 np.zeros(2, dtype=np.int64), 8, True, 12, 8, True))
+    with pytest.raises(IRError, match="weight has 3 inputs but layer 0"):
+        two.validate()
+    bad_w = _tiny()
+    bad_w.layers[0].weight[0, 0] = 300
+    with pytest.raises(IRError, match="weights must fit int8"):
+        bad_w.validate()
+    with pytest.raises(IRError, match="not found"):
+        load_ir(tmp_path / "missing.ir.json")
+    with pytest.raises(IRError, match="input codes must be in"):
+        run(_tiny(), np.array([[16, 0, 0]]))
