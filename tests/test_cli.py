@@ -94,6 +94,25 @@ def test_train_end_to_end_and_resume_is_a_no_op(data_dir: Path, tmp_path: Path) 
     assert metrics["sparsity"]["total"] >= 0.49
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "is complete" in again.output
+    # the logic spine on the trained run: IR, Verilog, bit-exact simulation
+    result = runner.invoke(app, ["export", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "net.ir.json").is_file() and (out / "net.ir.npz").is_file()
+    result = runner.invoke(app, ["verilog", str(out), "--extra-stages", "1"])
+    assert result.exit_code == 0, result.output
+    assert "module hwnn_tiny_mnist" in (out / "rtl" / "embedded_e1" / "net.v").read_text()
+    result = runner.invoke(app, ["sim", str(out), "--vectors", "300", "--simulator", "icarus",
+                                 "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    sim = json.loads((out / "sim.json").read_text())
+    assert sim["passed"] and sim["vectors"] == 300
+    assert sim["simulators"]["icarus"]["mismatches"] == 0
+
+
+def test_sim_without_export_says_what_to_do(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sim", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "hwnn export" in result.output
 
 
 @pytest.mark.slow

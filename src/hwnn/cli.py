@@ -103,6 +103,79 @@ def demo(
     _print_summary(metrics, out)
 
 
+RunDir = Annotated[Path, typer.Argument(help="run folder written by `hwnn train`")]
+
+
+@app.command()
+def export(run: RunDir) -> None:
+    """Write the integer IR (net.ir.json + net.ir.npz) of a trained run."""
+    from hwnn.methods.logic_flow import export as export_ir
+
+    try:
+        path = export_ir(run)
+    except HwnnError as err:
+        _fail(err)
+    from hwnn.ir import load_ir
+
+    net = load_ir(path)
+    for layer in net.layers:
+        console.print(f"{layer.name}: {layer.in_features} -> {layer.out_features}, "
+                      f"{layer.nonzero_weights()} non-zero weights, acc {layer.acc_bits} bits, "
+                      f"out {'int' if layer.out_signed else 'uint'}{layer.out_bits} "
+                      f"{layer.activation}")
+    console.print(f"wrote {path} (head: {net.head.kind})")
+
+
+@app.command()
+def verilog(
+    run: RunDir,
+    generic: Annotated[bool, typer.Option(help="generic baseline: weights in registers, "
+                                          "not embedded")] = False,
+    extra_stages: Annotated[int, typer.Option(min=0, help="extra register stages per layer "
+                                              "(for retiming)")] = 0,
+) -> None:
+    """Write synthesizable Verilog-2005 of the exported IR to RUN/rtl/."""
+    from hwnn.methods.logic_flow import write_verilog
+
+    try:
+        path = write_verilog(run, "generic" if generic else "embedded", extra_stages)
+    except HwnnError as err:
+        _fail(err)
+    console.print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+
+
+@app.command()
+def sim(
+    run: RunDir,
+    vectors: Annotated[int, typer.Option(min=1, help="test vectors")] = 10_000,
+    generic: Annotated[bool, typer.Option(help="simulate the generic baseline")] = False,
+    extra_stages: Annotated[int, typer.Option(min=0)] = 0,
+    simulator: Annotated[list[str] | None, typer.Option(
+        help="icarus and/or verilator (default: every one installed)")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Bit-exact check: torch integer mode == IR reference == RTL simulation (sim.json)."""
+    from hwnn.methods.logic_flow import simulate_run
+
+    try:
+        with console.status("simulating ..."):
+            report = simulate_run(run, vectors, "generic" if generic else "embedded",
+                                  extra_stages, simulator,
+                                  str(data_dir) if data_dir else None)
+    except HwnnError as err:
+        _fail(err)
+    console.print(f"torch vs IR: {report['torch_vs_ir_mismatches']} mismatches on "
+                  f"{report['vectors']} vectors")
+    for name, res in report["simulators"].items():
+        console.print(f"{name}: {res['mismatches']} mismatches on {res['vectors']} vectors "
+                      f"({res['seconds']} s)")
+        if res["first_failure"]:
+            console.print(f"  first failure: {res['first_failure']}")
+    console.print(f"wrote {run / 'sim.json'}")
+    if not report["passed"]:
+        raise typer.Exit(1)
+
+
 @data_app.command("verify")
 def data_verify(data_dir: DataDir = None) -> None:
     """Check the SHA-256 of every shipped data file."""

@@ -1,0 +1,265 @@
+"""Logic synthesis with Yosys 0.23: Nangate45 ASIC netlists and Xilinx 7-series LUT counts.
+
+ASIC flow (:func:`synth_asic`), one generated Yosys script per run, kept next to its log::
+
+    read_liberty -lib L   # cell port directions, so `check` understands the mapped netlist
+    read_verilog <files>; hierarchy -check -top TOP; synth -flatten -top TOP
+    [retime=True: abc -dff -liberty L -script retime.abc   # strash; retime -M 4; map; topo]
+    dfflibmap -liberty L
+    abc -liberty L -script asic.abc                         # explicit script, -D in &nf
+    opt_clean -purge; hilomap (LOGIC0/1_X1); opt_clean -purge; insbuf (BUF_X1); opt_clean -purge
+    check; stat -liberty L (text: chip area) + stat -json (cell counts); write_verilog -noattr
+
+The clean-up after ``abc`` exists because OpenSTA 2.0.17 cannot parse the
+``assign {a, b} = ...`` statements Yosys writes for constant or aliased port bits ("syntax
+error, unexpected '{'"): tie cells drive constants and buffers separate aliased ports, so
+the netlist has no ``assign`` at all. ``stat -json`` in Yosys 0.23 carries no area, hence the
+text report for the area. Measured here (tests/test_eda.py designs, no clock target): a
+4-input neuron on 4-bit unsigned inputs with constant weights (3, -5, 7, 2) and one register
+stage maps to 222.6 um^2 (162 cells, 10 DFF_X1) in about a second; the same neuron with the
+weights as input ports to 683.6 um^2. Retiming an 8-input constant-weight neuron followed by
+4 register stages cut the OpenSTA critical path from 1.11 ns to 0.41 ns while the area went
+from 696 to 1,452 um^2 (48 -> 152 flip-flops); DESIGN.md's earlier measurement on a similar
+design: 1.71 -> 0.47 ns, 1,740 -> 3,337 um^2.
+
+FPGA flow (:func:`synth_fpga`): ``synth_xilinx -flatten -top TOP`` (family xc7, LUT6),
+about 3-4 s for a small neuron; LUTs, flip-flops, carry chains and DSPs are counted from
+``stat -json``. Measured: by default multipliers go to DSP48E1s - a 4-input neuron with
+weights as input ports mapped to 4 DSPs and 0 LUTs - so ``use_dsp=False`` (``-nodsp``)
+gives the LUT count for LUT-only comparisons (the constant-weight neuron: 25 LUTs + 1 DSP
+by default, 59 LUTs with ``-nodsp``). ABC runs inside Yosys in both flows, so the
+:func:`run_tool` timeout, which kills the whole process group, bounds it (checked: a
+timeout during ``abc`` leaves no ``berkeley-abc`` process behind).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hwnn.eda.liberty import BUFFER, TIE_HI, TIE_LO, liberty_path, sequential_cells
+from hwnn.eda.tools import require_tool, run_tool
+from hwnn.errors import EdaError
+
+_AREA = re.compile(r"Chip area for module\s+'(?P<module>[^']*)':\s*(?P<area>[0-9.eE+-]+)")
+_LUT = re.compile(r"^LUT([1-6])$")
+_XILINX_FF_PREFIXES = ("FD",)
+_XILINX_CARRY = ("CARRY4", "CARRY8")
+_XILINX_DSP_PREFIX = "DSP"
+
+
+@dataclass(frozen=True)
+class AsicSynthResult:
+    """Nangate45 mapping of one design (areas in um^2 from the liberty)."""
+
+    area_um2: float
+    cell_count: int
+    cells_by_type: dict[str, int]
+    flip_flops: int
+    netlist_path: Path
+    log_path: Path
+    script_path: Path
+    abc_script_path: Path
+    retimed: bool = False
+
+
+@dataclass(frozen=True)
+class FpgaSynthResult:
+    """Xilinx 7-series mapping of one design from ``synth_xilinx``."""
+
+    luts: int
+    lut_by_size: dict[int, int]
+    flip_flops: int
+    carry: int
+    cells_by_type: dict[str, int]
+    log_path: Path
+    dsp: int = 0
+    script_path: Path | None = field(default=None)
+
+
+def _quote(path: str | os.PathLike[str]) -> str:
+    """A path as a double-quoted Yosys script argument."""
+    text = os.fspath(path)
+    if '"' in text or "\n" in text:
+        raise EdaError(f"unsupported character in file path for Yosys: {text!r}")
+    return f'"{text}"'
+
+
+def _read_sources(verilog_files: Sequence[str | os.PathLike[str]], top: str) -> list[str]:
+    if not verilog_files:
+        raise EdaError("no Verilog files given to synthesise")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", top):
+        raise EdaError(f"top module name {top!r} is not a plain Verilog identifier")
+    lines = []
+    for item in verilog_files:
+        path = Path(item).resolve()
+        if not path.is_file():
+            raise EdaError(f"Verilog file not found: {path}")
+        lines.append(f"read_verilog {_quote(path)}")
+    lines.append(f"hierarchy -check -top {top}")
+    return lines
+
+
+def asic_abc_script(clock_period_ps: float | None = None) -> str:
+    """The ABC script used to map combinational logic onto the liberty.
+
+    Yosys' own default for ``abc -liberty`` (0.23) written out, with the delay target given
+    to the ``&nf`` mapper when a clock period is known.
+    """
+    delay = f" -D {clock_period_ps:g}" if clock_period_ps else ""
+    commands = [
+        "strash",
+        "&get -n",
+        "&fraig -x",
+        "&put",
+        "scorr",
+        "dc2",
+        "dretime",
+        "strash",
+        "&get -n",
+        "&dch -f",
+        f"&nf{delay}",
+        "&put",
+    ]
+    return "\n".join(commands) + "\n"
+
+
+def retime_abc_script(clock_period_ps: float | None = None) -> str:
+    """ABC script for ``abc -dff``: min-delay retiming (mode 4), then mapping."""
+    delay = f" -D {clock_period_ps:g}" if clock_period_ps else ""
+    return "\n".join(["strash", "retime -M 4", f"map{delay}", "topo"]) + "\n"
+
+
+def _stat_cells(stat_json: Path, top: str) -> dict[str, int]:
+    data = json.loads(stat_json.read_text())
+    modules = data.get("modules", {})
+    entry = modules.get(f"\\{top}") or modules.get(top) or data.get("design")
+    if entry is None:
+        raise EdaError(f"no statistics for module {top} in {stat_json}")
+    return {str(k): int(v) for k, v in entry.get("num_cells_by_type", {}).items()}
+
+
+def _check_mapped(cells: dict[str, int], log_path: Path) -> None:
+    unmapped = sorted(name for name in cells if name.startswith("$"))
+    if unmapped:
+        raise EdaError(f"cells left unmapped after synthesis: {unmapped}; log: {log_path}")
+
+
+def synth_asic(
+    verilog_files: Sequence[str | os.PathLike[str]],
+    top: str,
+    workdir: str | os.PathLike[str],
+    *,
+    clock_period_ps: float | None = None,
+    retime: bool = False,
+    timeout_s: float = 600,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> AsicSynthResult:
+    """Synthesise ``top`` onto Nangate45; returns area, cell counts and the netlist path.
+
+    ``clock_period_ps`` becomes ABC's delay target (``&nf -D``); ``retime=True`` runs the
+    measured register-retiming recipe before flip-flop mapping (module docstring).
+    """
+    yosys = require_tool("yosys")
+    abc = require_tool("yosys-abc")
+    lib = liberty_path(data_dir)
+    work = Path(workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    abc_script = work / "asic.abc"
+    abc_script.write_text(asic_abc_script(clock_period_ps))
+    netlist = work / "netlist.v"
+    stat_txt, stat_json = work / "stat.txt", work / "stat.json"
+    lines = [f"read_liberty -lib {_quote(lib)}", *_read_sources(verilog_files, top)]
+    lines.append(f"synth -flatten -top {top}")
+    if retime:
+        retime_script = work / "retime.abc"
+        retime_script.write_text(retime_abc_script(clock_period_ps))
+        lines.append(
+            f"abc -exe {_quote(abc)} -dff -liberty {_quote(lib)} -script {_quote(retime_script)}"
+        )
+    lines += [
+        f"dfflibmap -liberty {_quote(lib)}",
+        f"abc -exe {_quote(abc)} -liberty {_quote(lib)} -script {_quote(abc_script)}",
+        "opt_clean -purge",
+        f"hilomap -hicell {TIE_HI[0]} {TIE_HI[1]} -locell {TIE_LO[0]} {TIE_LO[1]}",
+        "opt_clean -purge",
+        f"insbuf -buf {BUFFER[0]} {BUFFER[1]} {BUFFER[2]}",
+        "opt_clean -purge",
+        "check",
+        f"tee -q -o {stat_txt.name} stat -liberty {_quote(lib)}",
+        f"tee -q -o {stat_json.name} stat -json",
+        f"write_verilog -noattr {netlist.name}",
+    ]
+    script = work / "synth_asic.ys"
+    script.write_text("\n".join(lines) + "\n")
+    log = work / "synth_asic.log"
+    run_tool([yosys, "-s", script], cwd=work, log_path=log, timeout_s=timeout_s)
+    areas = {m.group("module").lstrip("\\"): m for m in _AREA.finditer(stat_txt.read_text())}
+    match = areas.get(top)
+    if match is None:
+        raise EdaError(f"no chip area for {top} in Yosys stat output {stat_txt}; log: {log}")
+    cells = _stat_cells(stat_json, top)
+    _check_mapped(cells, log)
+    flops = sequential_cells(lib)
+    return AsicSynthResult(
+        area_um2=float(match.group("area")),
+        cell_count=sum(cells.values()),
+        cells_by_type=cells,
+        flip_flops=sum(n for name, n in cells.items() if name in flops),
+        netlist_path=netlist,
+        log_path=log,
+        script_path=script,
+        abc_script_path=abc_script,
+        retimed=retime,
+    )
+
+
+def synth_fpga(
+    verilog_files: Sequence[str | os.PathLike[str]],
+    top: str,
+    workdir: str | os.PathLike[str],
+    timeout_s: float = 600,
+    *,
+    use_dsp: bool = True,
+) -> FpgaSynthResult:
+    """Synthesise ``top`` with ``synth_xilinx -flatten`` (xc7) and count LUTs/FFs/carries.
+
+    By default Yosys maps multipliers (even by some constants) to DSP48E1 blocks, which then
+    do not show up as LUTs; ``use_dsp=False`` adds ``-nodsp`` for a pure-LUT count.
+    """
+    yosys = require_tool("yosys")
+    require_tool("yosys-abc")
+    work = Path(workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    stat_json = work / "stat_fpga.json"
+    lines = _read_sources(verilog_files, top)
+    lines += [
+        f"synth_xilinx -flatten -top {top}" + ("" if use_dsp else " -nodsp"),
+        f"tee -q -o {stat_json.name} stat -json",
+        "write_verilog -noattr netlist_fpga.v",
+    ]
+    script = work / "synth_fpga.ys"
+    script.write_text("\n".join(lines) + "\n")
+    log = work / "synth_fpga.log"
+    run_tool([yosys, "-s", script], cwd=work, log_path=log, timeout_s=timeout_s)
+    cells = _stat_cells(stat_json, top)
+    _check_mapped(cells, log)
+    lut_by_size = dict.fromkeys(range(1, 7), 0)
+    for name, count in cells.items():
+        lut = _LUT.match(name)
+        if lut:
+            lut_by_size[int(lut.group(1))] += count
+    return FpgaSynthResult(
+        luts=sum(lut_by_size.values()),
+        lut_by_size=lut_by_size,
+        flip_flops=sum(n for name, n in cells.items() if name.startswith(_XILINX_FF_PREFIXES)),
+        carry=sum(cells.get(name, 0) for name in _XILINX_CARRY),
+        cells_by_type=cells,
+        log_path=log,
+        dsp=sum(n for name, n in cells.items() if name.startswith(_XILINX_DSP_PREFIX)),
+        script_path=script,
+    )

@@ -1,0 +1,1 @@
+"""Methods of the seeds, composed from the packages (one module per method)."""
