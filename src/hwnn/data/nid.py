@@ -43,9 +43,6 @@ import hashlib
 import json
 import lzma
 import os
-import tempfile
-import warnings
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +52,7 @@ import numpy as np
 
 from hwnn.data.base import Dataset, InputQuant, Split
 from hwnn.data.manifest import SHA256
+from hwnn.data.npz_cache import read_cache, write_cache
 from hwnn.data.paths import cache_dir, verified_path
 from hwnn.errors import DataError
 
@@ -381,40 +379,25 @@ _SPLITS = ("train", "val", "test")
 
 def _write_cache(path: Path, key: str, splits: Mapping[str, Split], info: Mapping[str, Any]
                  ) -> None:
-    arrays: dict[str, np.ndarray] = {"key": np.array(key), "info": np.array(json.dumps(info))}
+    arrays: dict[str, np.ndarray] = {}
     for name in _SPLITS:
         arrays[f"x_{name}"] = np.packbits(splits[name].x, axis=1)
         arrays[f"y_{name}"] = splits[name].y
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".nid-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException as err:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if not isinstance(err, OSError):
-            raise
-        warnings.warn(f"could not write the NID cache {path}: {err}", stacklevel=3)
+    write_cache(path, key, arrays, dict(info), "nid")
 
 
 def _read_cache(path: Path, key: str) -> tuple[dict[str, Split], dict[str, Any]] | None:
-    if not path.is_file():
+    names = [f"{kind}_{name}" for name in _SPLITS for kind in ("x", "y")]
+    cached = read_cache(path, key, names)
+    if cached is None:
         return None
+    arrays, info = cached
     try:
-        with np.load(path, allow_pickle=False) as blob:
-            if str(blob["key"]) != key:
-                return None
-            info = json.loads(str(blob["info"]))
-            width = int(info["encoded_width"])
-            splits = {
-                name: Split(np.unpackbits(blob[f"x_{name}"], axis=1, count=width),
-                            blob[f"y_{name}"].astype(np.int64))
-                for name in _SPLITS
-            }
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError):
-        return None  # unreadable or stale: rebuild and overwrite
+        width = int(info["encoded_width"])
+        splits = {name: Split(np.unpackbits(arrays[f"x_{name}"], axis=1, count=width),
+                              arrays[f"y_{name}"].astype(np.int64)) for name in _SPLITS}
+    except (KeyError, ValueError):
+        return None  # stale layout: rebuild and overwrite
     return splits, info
 
 

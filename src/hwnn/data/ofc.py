@@ -123,11 +123,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
-import warnings
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +131,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hwnn.data.base import Dataset, InputQuant, Split
+from hwnn.data.npz_cache import read_cache, write_cache
 from hwnn.data.paths import cache_dir
 from hwnn.errors import DataError
 
@@ -560,37 +557,21 @@ def _splits_from_sequences(seqs: dict[str, tuple[np.ndarray, np.ndarray]], windo
 
 def _write_cache(path: Path, key: str, seqs: dict[str, tuple[np.ndarray, np.ndarray]],
                  info: dict[str, Any]) -> None:
-    arrays: dict[str, np.ndarray] = {"key": np.array(key), "info": np.array(json.dumps(info))}
+    arrays: dict[str, np.ndarray] = {}
     for name, (r, sym) in seqs.items():
         arrays[f"r_{name}"] = r
         arrays[f"s_{name}"] = sym
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ofc-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException as err:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if not isinstance(err, OSError):
-            raise
-        warnings.warn(f"could not write the OFC cache {path}: {err}", stacklevel=3)
+    write_cache(path, key, arrays, info, "ofc")
 
 
 def _read_cache(path: Path, key: str
                 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, Any]] | None:
-    if not path.is_file():
+    cached = read_cache(path, key, [f"{k}_{n}" for n in SPLITS for k in ("r", "s")])
+    if cached is None:
         return None
-    try:
-        with np.load(path, allow_pickle=False) as blob:
-            if str(blob["key"]) != key:
-                return None
-            info = json.loads(str(blob["info"]))
-            seqs = {name: (blob[f"r_{name}"].astype(np.float32), blob[f"s_{name}"])
-                    for name in SPLITS}
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError):
-        return None  # unreadable or stale: rebuild and overwrite
+    arrays, info = cached
+    seqs = {name: (arrays[f"r_{name}"].astype(np.float32), arrays[f"s_{name}"])
+            for name in SPLITS}
     return seqs, info
 
 
