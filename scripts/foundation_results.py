@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -126,7 +127,7 @@ def main() -> None:
                    + " ".join(f"{x:g}" for x in args.lengths),
         "date": time.strftime("%Y-%m-%d"),
         "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "cpus": torch.get_num_threads()},
+                    "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
         "data_verify": {"files": len(rows), "ok": sum(ok for _, ok, _ in rows),
                         "failed": [p for p, ok, _ in rows if not ok]},
     }
@@ -139,7 +140,7 @@ def main() -> None:
     result["runs"] = {name: stage_scores(m) for name, m in metrics.items()}
 
     ofc_info = metrics["ofc_a"]["dataset"]["info"]
-    default = OFCConfig()
+    default = configs["ofc_a"].data.ofc or OFCConfig()  # the channel OFC-A trained on
     result["ofc_default"] = {
         "channel": (f"{default.baud_gbd:g} GBd PAM4, {default.length_km:g} km SSMF "
                     f"(D = {default.dispersion_ps_nm_km:g} ps/nm/km at "

@@ -8,8 +8,6 @@ mismatched file reads as a miss (the caller rebuilds and overwrites it).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -17,22 +15,16 @@ from typing import Any
 
 import numpy as np
 
+from hwnn.atomic import atomic_write_stream
+
 
 def write_cache(path: Path, key: str, arrays: dict[str, np.ndarray], info: dict[str, Any],
                 label: str) -> None:
     """Atomically write ``arrays`` plus ``key`` and JSON ``info`` to ``path``."""
     payload = {"key": np.array(key), "info": np.array(json.dumps(info)), **arrays}
-    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{label}-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **payload)
-        os.replace(tmp, path)
-    except BaseException as err:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if not isinstance(err, OSError):
-            raise
+        atomic_write_stream(path, lambda handle: np.savez(handle, **payload))
+    except OSError as err:
         warnings.warn(f"could not write the {label} cache {path}: {err}", stacklevel=3)
 
 

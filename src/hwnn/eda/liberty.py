@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from hwnn.atomic import atomic_file
 from hwnn.data.manifest import SHA256
 from hwnn.data.paths import cache_dir, verified_path
 from hwnn.eda.tools import require_tool, run_tool
@@ -55,19 +56,6 @@ def _eda_cache() -> Path:
     return folder
 
 
-def _write_atomic(path: Path, writer: Callable[[Path], None]) -> Path:
-    """Create ``path`` by calling ``writer(tmp)`` and renaming ``tmp`` into place."""
-    fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def liberty_gz(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """The shipped compressed liberty after its SHA-256 check."""
     return verified_path(LIBERTY_RELPATH, data_dir)
@@ -84,7 +72,7 @@ def liberty_path(data_dir: str | os.PathLike[str] | None = None) -> Path:
                 while block := src.read(1 << 20):
                     dst.write(block)
 
-        _write_atomic(target, unpack)
+        atomic_file(target, unpack)
     return target
 
 
@@ -166,7 +154,7 @@ def cell_models(
         )
         if "module DFF_X1" not in out.read_text():
             raise EdaError(f"cell models in {out} lack DFF_X1; see {work / 'cells.log'}")
-        _write_atomic(target, lambda tmp: tmp.write_bytes(out.read_bytes()))
+        atomic_file(target, lambda tmp: tmp.write_bytes(out.read_bytes()))
     finally:
         for child in work.iterdir():
             child.unlink()

@@ -24,12 +24,12 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hwnn.atomic import atomic_write_bytes
 from hwnn.ir.model import IR_FORMAT, DenseLayer, Head, IRError, IRInput, IRNetwork
 
 RULES = {
@@ -58,18 +58,6 @@ def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     else:
         raise IRError(f"IR file names end in .ir.json, got {p}")
     return p, p.with_name(f"{stem}.ir.npz")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def to_dict(net: IRNetwork, arrays_name: str, arrays_sha256: str) -> dict[str, Any]:
@@ -104,9 +92,9 @@ def save_ir(net: IRNetwork, path: str | os.PathLike[str]) -> Path:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     blob = buffer.getvalue()
-    _atomic_write(npz_path, blob)
+    atomic_write_bytes(npz_path, blob)
     doc = to_dict(net, npz_path.name, hashlib.sha256(blob).hexdigest())
-    _atomic_write(json_path, (json.dumps(doc, indent=2) + "\n").encode())
+    atomic_write_bytes(json_path, (json.dumps(doc, indent=2) + "\n").encode())
     return json_path
 
 

@@ -20,6 +20,7 @@ from hwnn.ir.reference import Trace
 from hwnn.logic.literals import hex_lines, pack_words
 from hwnn.logic.verilog import (
     Style,
+    generic_chain_bits,
     generic_chain_stream,
     latency,
     output_width,
@@ -82,8 +83,7 @@ def make_testbench(net: IRNetwork, top: str, n_vectors: int, style: Style = "emb
     lines += ["  integer c, k, errors, reported;",
               f"  integer lerr [0:{len(net.layers)}];"]
     if style == "generic":
-        n_bits = len(generic_chain_stream(net))
-        lines += [f"  localparam NW = {n_bits};", "  reg wbits [0:NW-1];",
+        lines += [f"  localparam NW = {sum(generic_chain_bits(net))};", "  reg wbits [0:NW-1];",
                   "  reg w_en = 1'b0, w_in = 1'b0;",
                   f"  {top} dut (.clk(clk), .x(x), .y(y), .w_en(w_en), .w_in(w_in));"]
     else:

@@ -23,7 +23,7 @@ from hwnn.eda.rtlsim import available_simulators, simulate
 from hwnn.errors import HwnnError
 from hwnn.ir import IRNetwork, load_ir, run, save_ir
 from hwnn.logic.testbench import make_testbench, write_vectors
-from hwnn.logic.verilog import Style, latency, network_verilog
+from hwnn.logic.verilog import Style, latency, network_verilog, verilog_identifier
 
 IR_FILE = "net.ir.json"
 
@@ -43,7 +43,7 @@ def load_run_ir(run_dir: Path) -> IRNetwork:
 
 
 def top_name(net: IRNetwork) -> str:
-    return "hwnn_" + "".join(c if c.isalnum() else "_" for c in net.name)
+    return verilog_identifier(f"hwnn_{net.name}")
 
 
 def write_verilog(run_dir: Path, style: Style = "embedded", extra_stages: int = 0) -> Path:
