@@ -1,4 +1,5 @@
-"""A small synthetic classification dataset and config for training-loop tests."""
+"""Small synthetic inputs for tests: a classification dataset and config for training-loop
+tests, and random integer networks (IRs) with extreme weights for the hardware backends."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import numpy as np
 
 from hwnn.config import parse_config
 from hwnn.data.base import Dataset, InputQuant, Split
+from hwnn.ir.model import DenseLayer, Head, IRInput, IRNetwork
+from hwnn.ir.ranges import signed_bits, worst_case_acc_range
 
 
 def toy_dataset(n: int = 6000, width: int = 24, seed: int = 0) -> Dataset:
@@ -29,3 +32,26 @@ def toy_config(epochs: int = 4, batch_size: int = 64):
         "train": {"seed": 3, "batch_size": batch_size, "float": stage, "qat": stage,
                   "prune": {**stage, "sparsity": 0.5}},
     })
+
+
+def random_ir(seed: int, fan_in: int, hidden: int, outs: int) -> IRNetwork:
+    """Two dense layers on uint4 inputs: 30 % zero weights, -128 and 127 present, worst-case
+    accumulator widths, ReLU then identity, argmax head."""
+    rng = np.random.default_rng(seed)
+
+    def dense(name: str, n_in: int, n_out: int, in_bits: int, relu: bool) -> DenseLayer:
+        w = rng.integers(-128, 128, size=(n_out, n_in))
+        w[rng.random(w.shape) < 0.3] = 0
+        w[0, 0] = -128  # extreme weights
+        if n_in > 1:
+            w[0, 1] = 127
+        layer = DenseLayer(name, w.astype(np.int64), rng.integers(-50, 50, n_out),
+                           rng.integers(1, 1 << 12, n_out), rng.integers(8, 16, n_out),
+                           in_bits=in_bits, in_signed=False, acc_bits=2, out_bits=8,
+                           out_signed=not relu, activation="relu" if relu else "identity")
+        lo, hi = worst_case_acc_range(layer)
+        layer.acc_bits = signed_bits(int(lo.min()), int(hi.max()))
+        return layer
+
+    layers = [dense("fc0", fan_in, hidden, 4, True), dense("fc1", hidden, outs, 8, False)]
+    return IRNetwork("prof", IRInput(fan_in, 4, False), layers, Head("argmax")).validate()

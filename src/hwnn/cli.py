@@ -126,19 +126,22 @@ def export(run: RunDir) -> None:
     console.print(f"wrote {path} (head: {net.head.kind})")
 
 
+IrVariant = Annotated[str, typer.Option(
+    "--ir", help="which IR: net (exported) or profiled (after `hwnn profile`)")]
+Generic = Annotated[bool, typer.Option(help="generic baseline: weights in registers, not "
+                                       "embedded")]
+ExtraStages = Annotated[int, typer.Option(min=0, help="extra register stages per layer "
+                                          "(for retiming)")]
+
+
 @app.command()
-def verilog(
-    run: RunDir,
-    generic: Annotated[bool, typer.Option(help="generic baseline: weights in registers, "
-                                          "not embedded")] = False,
-    extra_stages: Annotated[int, typer.Option(min=0, help="extra register stages per layer "
-                                              "(for retiming)")] = 0,
-) -> None:
+def verilog(run: RunDir, generic: Generic = False, extra_stages: ExtraStages = 0,
+            ir: IrVariant = "net") -> None:
     """Write synthesizable Verilog-2005 of the exported IR to RUN/rtl/."""
     from hwnn.methods.logic_flow import write_verilog
 
     try:
-        path = write_verilog(run, "generic" if generic else "embedded", extra_stages)
+        path = write_verilog(run, "generic" if generic else "embedded", extra_stages, ir)
     except HwnnError as err:
         _fail(err)
     console.print(f"wrote {path} ({path.stat().st_size:,} bytes)")
@@ -148,10 +151,11 @@ def verilog(
 def sim(
     run: RunDir,
     vectors: Annotated[int, typer.Option(min=1, help="test vectors")] = 10_000,
-    generic: Annotated[bool, typer.Option(help="simulate the generic baseline")] = False,
-    extra_stages: Annotated[int, typer.Option(min=0)] = 0,
+    generic: Generic = False,
+    extra_stages: ExtraStages = 0,
     simulator: Annotated[list[str] | None, typer.Option(
         help="icarus and/or verilator (default: every one installed)")] = None,
+    ir: IrVariant = "net",
     data_dir: DataDir = None,
 ) -> None:
     """Bit-exact check: torch integer mode == IR reference == RTL simulation (sim.json)."""
@@ -161,19 +165,111 @@ def sim(
         with console.status("simulating ..."):
             report = simulate_run(run, vectors, "generic" if generic else "embedded",
                                   extra_stages, simulator,
-                                  str(data_dir) if data_dir else None)
+                                  str(data_dir) if data_dir else None, ir)
     except HwnnError as err:
         _fail(err)
+    note = "" if report["torch_vs_ir_required_equal"] else " (profiled IR: informational)"
     console.print(f"torch vs IR: {report['torch_vs_ir_mismatches']} mismatches on "
-                  f"{report['vectors']} vectors")
+                  f"{report['vectors']} vectors{note}")
     for name, res in report["simulators"].items():
         console.print(f"{name}: {res['mismatches']} mismatches on {res['vectors']} vectors "
                       f"({res['seconds']} s)")
         if res["first_failure"]:
             console.print(f"  first failure: {res['first_failure']}")
-    console.print(f"wrote {run / 'sim.json'}")
+    console.print(f"wrote {report['path']}")
     if not report["passed"]:
         raise typer.Exit(1)
+
+
+@app.command()
+def profile(
+    run: RunDir,
+    quantile: Annotated[float | None, typer.Option(
+        min=0.0, max=0.49, help="drop this share of outliers on each side of every neuron's "
+        "range (e.g. 1e-4); default: keep the full observed range")] = None,
+    overflow: Annotated[str, typer.Option(help="saturate or wrap outside the profiled "
+                                          "range")] = "saturate",
+    train_samples: Annotated[int | None, typer.Option(
+        min=1, help="profile on the first N training inputs (default: all)")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Adder bit-width profiling (seed 000 §III-B): size every neuron's adder to the range the
+    training data uses; writes profiled.ir.json and profile.json."""
+    from hwnn.methods.profiling import profile_run
+
+    if overflow not in ("saturate", "wrap"):
+        _fail(HwnnError(f"--overflow must be saturate or wrap, got {overflow!r}"))
+    try:
+        with console.status("profiling accumulators ..."):
+            report = profile_run(run, quantile, overflow,  # type: ignore[arg-type]
+                                 train_samples, str(data_dir) if data_dir else None)
+    except HwnnError as err:
+        _fail(err)
+    table = Table(title=f"adder widths, {report['train_samples']:,} training inputs"
+                  + (f", quantile {quantile:g}" if quantile else ""))
+    for col in ("layer", "layer acc bits", "worst case / neuron", "profiled / neuron",
+                "adder bits saved"):
+        table.add_column(col)
+    for la in report["layers"]:
+        table.add_row(la["layer"], str(la["layer_acc_bits"]),
+                      "{}..{}".format(*la["worst_case_bits"]),
+                      "{}..{}".format(*la["profiled_bits"]), str(la["bits_saved"]))
+    console.print(table)
+    test = report["test"]
+    metric = "accuracy" if "accuracy" in test["worst_case"] else "ber"
+    console.print(f"test {metric}: worst case {test['worst_case'][metric]:.6g}, profiled "
+                  f"{test['profiled'][metric]:.6g} ({test['changed_outputs']} of "
+                  f"{test['vectors']:,} outputs changed)")
+    console.print(f"wrote {report['profiled_ir']} and {run / 'profile.json'}")
+
+
+@app.command()
+def synth(
+    run: RunDir,
+    target: Annotated[str, typer.Option(help="asic (Nangate45: area, fmax, power) or fpga "
+                                        "(xc7 LUT6/FF/CARRY)")] = "asic",
+    generic: Generic = False,
+    extra_stages: ExtraStages = 0,
+    retime: Annotated[bool, typer.Option(help="let ABC retime the registers (asic)")] = False,
+    ir: IrVariant = "net",
+    clock_ns: Annotated[float, typer.Option(
+        min=0.01, help="clock period for power (and ABC's delay target), ns")] = 2.0,
+    power_vectors: Annotated[int, typer.Option(
+        min=0, help="test vectors for gate-level activity (0: vectorless only)")] = 1000,
+    dsp: Annotated[bool, typer.Option(help="fpga: allow DSP48 blocks (default: LUTs "
+                                      "only)")] = False,
+    timeout: Annotated[float, typer.Option(min=1, help="per-tool timeout, s")] = 3600,
+    data_dir: DataDir = None,
+) -> None:
+    """Synthesise one design of a run (Yosys/ABC, OpenSTA, Icarus) into RUN/synth.json."""
+    from hwnn.methods.synth_flow import synth_run
+
+    if target not in ("asic", "fpga"):
+        _fail(HwnnError(f"--target must be asic or fpga, got {target!r}"))
+    try:
+        with console.status(f"synthesising ({target}) ..."):
+            entry = synth_run(run, target, "generic" if generic else "embedded",  # type: ignore[arg-type]
+                              extra_stages, ir, retime, clock_ns, 0.5, power_vectors, dsp,
+                              timeout, str(data_dir) if data_dir else None)
+    except HwnnError as err:
+        _fail(err)
+    console.print(synth_summary(entry))
+    console.print(f"wrote {entry['path']} (logs in {Path(entry['verilog']).parent})")
+
+
+def synth_summary(entry: dict[str, Any]) -> str:
+    """One line per synthesis entry."""
+    if entry["target"] == "fpga":
+        return (f"fpga: {entry['luts']:,} LUTs, {entry['flip_flops']:,} FFs, "
+                f"{entry['carry4']:,} CARRY4, {entry['dsp']} DSP ({entry['seconds']} s)")
+    text = (f"asic: {entry['area_um2']:,.1f} um^2, {entry['cells']:,} cells, "
+            f"{entry['flip_flops']:,} FFs, fmax {entry['fmax_mhz']:.1f} MHz, power @ "
+            f"{entry['power_clock_mhz']:g} MHz: {entry['power_vectorless_mw']:.3f} mW "
+            "vectorless")
+    if "power_vectors_mw" in entry:
+        text += (f", {entry['power_vectors_mw']:.3f} mW from {entry['power_vectors']} test "
+                 f"vectors (netlist vs IR mismatches: {entry['gate_level_vs_ir_mismatches']})")
+    return text + f" ({entry['seconds']} s)"
 
 
 @data_app.command("verify")

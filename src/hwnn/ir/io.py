@@ -14,7 +14,7 @@
 ```
 
 Arrays in the npz, per layer ``k``: ``l{k}.weight`` (out, in), ``l{k}.bias``,
-``l{k}.multiplier``, ``l{k}.shift`` (out,), optionally ``l{k}.acc_min``/``l{k}.acc_max``;
+``l{k}.multiplier``, ``l{k}.shift`` (out,), optionally ``l{k}.neuron_acc_bits``;
 all int64. Writes are atomic; loading checks the npz checksum and validates the network.
 """
 
@@ -34,8 +34,8 @@ from hwnn.ir.model import IR_FORMAT, DenseLayer, Head, IRError, IRInput, IRNetwo
 
 RULES = {
     "accumulate": "acc = bias + sum_i weight[j,i] * x[i], exact integer arithmetic",
-    "overflow": "wrap: acc mod 2^acc_bits in two's complement; saturate: clip to "
-                "[-2^(acc_bits-1), 2^(acc_bits-1)-1]",
+    "overflow": "A = neuron_acc_bits[j] if present else acc_bits; wrap: acc mod 2^A in "
+                "two's complement; saturate: clip to [-2^(A-1), 2^(A-1)-1]",
     "requantize": "r = (acc * multiplier + 2^(shift-1)) >> shift (arithmetic shift: round "
                   "half up); shift = 0: r = acc * multiplier",
     "saturate": "y = clip(r, lo, hi), [lo, hi] = range of out_bits/out_signed; relu: lo = "
@@ -45,7 +45,7 @@ RULES = {
 _LAYER_FIELDS = ("kind", "name", "in_bits", "in_signed", "weight_bits", "acc_bits", "overflow",
                  "out_bits", "out_signed", "activation")
 _ARRAYS = ("weight", "bias", "multiplier", "shift")
-_OPTIONAL_ARRAYS = ("acc_min", "acc_max")
+_OPTIONAL_ARRAYS = ("neuron_acc_bits",)
 
 
 def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:

@@ -5,10 +5,12 @@ inputs ``x`` (``in_bits`` wide, signed or not) to integer outputs ``y``:
 
 1. accumulate (the MAC with embedded weights):
    ``acc_j = bias_j + sum_i weight_ji * x_i`` — exact; zero weights are pruned connections;
-2. fit the accumulator (``acc_bits``, signed two's complement; see :mod:`hwnn.ir.semantics`):
-   ``overflow = "wrap"`` keeps ``acc mod 2^acc_bits`` (an adder tree that is ``acc_bits``
-   wide), ``"saturate"`` clips to ``[-2^(acc_bits-1), 2^(acc_bits-1)-1]``. A layer exported
-   at the worst-case width never overflows, so both modes are exact there;
+2. fit the accumulator into ``A_j`` bits, signed two's complement, where ``A_j`` is
+   ``neuron_acc_bits[j]`` when the layer has per-neuron widths (set by adder bit-width
+   profiling, :mod:`hwnn.ir.profile`, seed 000 §III-B) and ``acc_bits`` otherwise:
+   ``overflow = "wrap"`` keeps ``acc mod 2^A_j`` (an adder tree that is ``A_j`` wide),
+   ``"saturate"`` clips to ``[-2^(A_j-1), 2^(A_j-1)-1]``. A layer exported at the
+   worst-case width never overflows, so both modes are exact there;
 3. requantize with the embedded scale ``M_j / 2^S_j`` (round half up, :mod:`hwnn.rules`):
    ``r_j = (acc_j * M_j + 2^(S_j-1)) >> S_j``;
 4. activation and saturation: ``y_j = clip(r_j, lo, hi)`` with ``[lo, hi]`` the range of
@@ -76,9 +78,8 @@ class DenseLayer:
     overflow: Overflow = "wrap"
     weight_bits: int = 8
     kind: str = "dense"
-    # Optional per-neuron accumulator range used to size the adders (profiling, §III-B).
-    acc_min: np.ndarray | None = None
-    acc_max: np.ndarray | None = None
+    # Optional per-neuron accumulator widths (<= acc_bits), from profiling (seed 000 §III-B).
+    neuron_acc_bits: np.ndarray | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,6 +96,12 @@ class DenseLayer:
 
     def acc_range(self) -> tuple[int, int]:
         return int_range(self.acc_bits, True)
+
+    def acc_widths(self) -> np.ndarray:
+        """Per-neuron accumulator width ``A_j`` (int64, shape (out,))."""
+        if self.neuron_acc_bits is None:
+            return np.full(self.out_features, self.acc_bits, dtype=np.int64)
+        return self.neuron_acc_bits.astype(np.int64)
 
     def nonzero_weights(self) -> int:
         return int(np.count_nonzero(self.weight))
@@ -219,7 +226,14 @@ def _check_layer(layer: DenseLayer, where: str) -> None:
     if layer.acc_bits + mbits > 63:
         raise IRError(f"{where}: acc_bits {layer.acc_bits} + multiplier bits {mbits} exceed "
                       "63; acc * M would not fit int64")
-    for name in ("acc_min", "acc_max"):
-        arr = getattr(layer, name)
-        if arr is not None and arr.shape != (n_out,):
-            raise IRError(f"{where}: {name} must have shape ({n_out},), got {arr.shape}")
+    nab = layer.neuron_acc_bits
+    if nab is not None:
+        if nab.shape != (n_out,) or nab.dtype != np.int64:
+            raise IRError(f"{where}: neuron_acc_bits must be int64 of shape ({n_out},), got "
+                          f"{nab.dtype} {nab.shape}")
+        if nab.size and (nab.min() < 2 or nab.max() > layer.acc_bits):
+            raise IRError(f"{where}: neuron_acc_bits must be in 2..acc_bits ({layer.acc_bits}),"
+                          f" got [{nab.min()}, {nab.max()}]")
+        lo = -(np.int64(1) << (nab - 1))
+        if np.any(layer.bias < lo) or np.any(layer.bias > -lo - 1):
+            raise IRError(f"{where}: a bias does not fit its neuron's accumulator width")

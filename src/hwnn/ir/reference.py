@@ -4,7 +4,8 @@ Implements the four steps of :mod:`hwnn.ir.model` with int64 arithmetic:
 
 * ``acc = bias + W x`` — exact (checked: every layer's worst-case ``|acc|`` < 2^62);
 * ``fit_accumulator``: ``wrap`` = two's complement ``acc mod 2^A`` mapped to
-  ``[-2^(A-1), 2^(A-1))``; ``saturate`` = clip to that range;
+  ``[-2^(A-1), 2^(A-1))``; ``saturate`` = clip to that range (``A`` per neuron when the
+  layer carries profiled widths);
 * ``requantize`` (:func:`hwnn.rules.requantize`, round half up) and clip to the output range
   (ReLU = lower bound 0);
 * head: argmax (first maximum), slicer (count of thresholds ``<= y``), or raw.
@@ -21,13 +22,16 @@ from hwnn.ir.ranges import worst_case_acc_range
 from hwnn.rules import requantize
 
 
-def fit_accumulator(acc: np.ndarray, bits: int, overflow: str) -> np.ndarray:
-    """The value an ``bits``-wide signed accumulator holds for the exact sum ``acc``."""
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+def fit_accumulator(acc: np.ndarray, bits: int | np.ndarray, overflow: str) -> np.ndarray:
+    """The value a ``bits``-wide signed accumulator holds for the exact sum ``acc``;
+    ``bits`` is one width or one per neuron (broadcast over the last axis)."""
+    width = np.asarray(bits, dtype=np.int64)
+    lo = -(np.int64(1) << (width - 1))
+    hi = -lo - 1
     if overflow == "saturate":
         return np.clip(acc, lo, hi)
     if overflow == "wrap":
-        return ((acc - lo) & ((1 << bits) - 1)) + lo
+        return ((acc - lo) & ((np.int64(1) << width) - 1)) + lo
     raise IRError(f"unknown overflow rule {overflow!r}")
 
 
@@ -40,7 +44,7 @@ def accumulate(layer: DenseLayer, x: np.ndarray) -> np.ndarray:
 
 def layer_forward(layer: DenseLayer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(acc, y)``: the accumulator value (after the overflow rule) and the layer output."""
-    acc = fit_accumulator(accumulate(layer, x), layer.acc_bits, layer.overflow)
+    acc = fit_accumulator(accumulate(layer, x), layer.acc_widths(), layer.overflow)
     r = requantize(acc, layer.multiplier, layer.shift)
     lo, hi = layer.out_range()
     return acc, np.clip(r, lo, hi)

@@ -21,9 +21,10 @@ Per layer (module ``<top>_l<k>``), per neuron ``j``:
   is simplified; the requantizer shift stays wired.
 * **adder tree**: a balanced binary tree over the products and the bias; every node is as
   wide as the exact interval of values it can hold (so the adders are sized, §III-B),
-  capped at ``acc_bits`` when the layer's overflow rule is ``wrap`` (two's complement
-  wrap-around is order independent, so a capped tree computes ``acc mod 2^acc_bits``
-  exactly as the IR defines it); ``saturate`` clips the full-width sum.
+  capped at the neuron's accumulator width ``A_j`` (``acc_bits``, or the profiled
+  ``neuron_acc_bits[j]``) when the layer's overflow rule is ``wrap`` (two's complement
+  wrap-around is order independent, so a capped tree computes ``acc mod 2^A_j`` exactly as
+  the IR defines it); ``saturate`` clips the full-width sum to ``A_j`` bits.
 * **requantizer with embedded scale** ``(acc * M + 2^(S-1)) >>> S`` and the output clip
   (ReLU = lower bound 0), comparisons dropped where the value range cannot reach a bound.
 * **one register stage** on the layer output, plus ``extra_stages`` more in a chain after it
@@ -132,8 +133,9 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
             gp: GenericParams | None, w_index: list[int], out_word: str) -> None:
     x_lo, x_hi = int_range(layer.in_bits, layer.in_signed)
     pre = f"n{j}"
-    cap = layer.acc_bits if layer.overflow == "wrap" else None
-    acc_lo_cap, acc_hi_cap = layer.acc_range()
+    acc_w = int(layer.acc_widths()[j])
+    cap = acc_w if layer.overflow == "wrap" else None
+    acc_lo_cap, acc_hi_cap = int_range(acc_w, True)
     terms: list[Term] = []
     row = layer.weight[j]
     for i in np.flatnonzero(row).tolist():
@@ -165,7 +167,7 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
                           signed_bits(bias, bias), bias, bias))
     acc = _adder_tree(emit, pre, terms, cap)
     # Bring the sum to the accumulator width: with "wrap" every node is already capped at
-    # acc_bits (modular sums); "saturate" clips the full-width sum.
+    # A_j (modular sums); "saturate" clips the full-width sum.
     lo, hi = acc.lo, acc.hi
     src = acc.name
     if layer.overflow == "saturate" and (acc.lo < acc_lo_cap or acc.hi > acc_hi_cap):
@@ -173,9 +175,9 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
         hi_l = signed_literal(acc_hi_cap, acc.width)
         emit(f"  wire signed [{acc.width - 1}:0] {pre}_sat = ({acc.name} < {lo_l}) ? {lo_l} : "
              f"({acc.name} > {hi_l}) ? {hi_l} : {acc.name};")
-        src, lo, hi = f"{pre}_sat[{layer.acc_bits - 1}:0]", acc_lo_cap, acc_hi_cap
-    emit(f"  wire signed [{layer.acc_bits - 1}:0] {pre}_acc = {src};")
-    acc = Term(f"{pre}_acc", layer.acc_bits, max(lo, acc_lo_cap), min(hi, acc_hi_cap))
+        src, lo, hi = f"{pre}_sat[{acc_w - 1}:0]", acc_lo_cap, acc_hi_cap
+    emit(f"  wire signed [{acc_w - 1}:0] {pre}_acc = {src};")
+    acc = Term(f"{pre}_acc", acc_w, max(lo, acc_lo_cap), min(hi, acc_hi_cap))
     # Requantizer with embedded scale: (acc * M + 2^(S-1)) >>> S.
     mult, shift = int(layer.multiplier[j]), int(layer.shift[j])
     rnd = (1 << (shift - 1)) if shift > 0 else 0

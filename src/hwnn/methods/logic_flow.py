@@ -3,11 +3,16 @@
 Files written into a run folder:
 
 * ``net.ir.json`` + ``net.ir.npz`` — :func:`export` (``hwnn export RUN``);
-* ``rtl/<style>/net.v`` — :func:`write_verilog` (``hwnn verilog RUN``);
-* ``sim/<style>/`` (vectors, testbench, simulator logs) and ``sim.json`` — :func:`simulate_run`
-  (``hwnn sim RUN``): the test split's first ``n`` inputs, quantized by the model's input
-  quantizer, run through the torch integer mode, the IR reference and the RTL; every
-  mismatch counted, the first failing vector and layer reported.
+* ``profiled.ir.json`` (+ npz) and ``profile.json`` — adder bit-width profiling
+  (``hwnn profile RUN``, :mod:`hwnn.methods.profiling`);
+* ``rtl/<design>/net.v`` — :func:`write_verilog` (``hwnn verilog RUN``), ``<design>`` named
+  by :func:`design_name` (``embedded``, ``generic_e2``, ``profiled_embedded`` ...);
+* ``sim/<design>/`` (vectors, testbench, simulator logs) and ``sim.json`` —
+  :func:`simulate_run` (``hwnn sim RUN``): the test split's first ``n`` inputs, quantized by
+  the model's input quantizer, run through the torch integer mode, the IR reference and the
+  RTL; every mismatch counted, the first failing vector and layer reported. For the exported
+  IR all three must agree; a profiled IR may differ from torch where it clips outliers (that
+  count is reported), and must still agree with the RTL bit for bit.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from hwnn.atomic import atomic_write_bytes
 from hwnn.eda.rtlsim import available_simulators, simulate
 from hwnn.errors import HwnnError
 from hwnn.ir import IRNetwork, load_ir, run, save_ir
@@ -26,6 +32,7 @@ from hwnn.logic.testbench import make_testbench, write_vectors
 from hwnn.logic.verilog import Style, latency, network_verilog, verilog_identifier
 
 IR_FILE = "net.ir.json"
+VARIANTS: tuple[str, ...] = ("net", "profiled")
 
 
 def export(run_dir: Path) -> Path:
@@ -35,30 +42,46 @@ def export(run_dir: Path) -> Path:
     return save_ir(export_run(run_dir), Path(run_dir) / IR_FILE)
 
 
-def load_run_ir(run_dir: Path) -> IRNetwork:
-    path = Path(run_dir) / IR_FILE
+def ir_path(run_dir: Path, variant: str = "net") -> Path:
+    if variant not in VARIANTS:
+        raise HwnnError(f"unknown IR variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    return Path(run_dir) / f"{variant}.ir.json"
+
+
+def load_run_ir(run_dir: Path, variant: str = "net") -> IRNetwork:
+    path = ir_path(run_dir, variant)
     if not path.is_file():
-        raise HwnnError(f"{path} not found: run `hwnn export {run_dir}` first")
+        how = "hwnn export" if variant == "net" else "hwnn profile"
+        raise HwnnError(f"{path} not found: run `{how} {run_dir}` first")
     return load_ir(path)
+
+
+def design_name(style: Style = "embedded", extra_stages: int = 0, variant: str = "net") -> str:
+    """Folder name of one hardware design of a run, e.g. ``embedded``, ``generic_e2``,
+    ``profiled_embedded``."""
+    name = style if not extra_stages else f"{style}_e{extra_stages}"
+    return name if variant == "net" else f"{variant}_{name}"
 
 
 def top_name(net: IRNetwork) -> str:
     return verilog_identifier(f"hwnn_{net.name}")
 
 
-def write_verilog(run_dir: Path, style: Style = "embedded", extra_stages: int = 0) -> Path:
-    net = load_run_ir(run_dir)
-    out = Path(run_dir) / "rtl" / (style if not extra_stages else f"{style}_e{extra_stages}")
+def write_verilog(run_dir: Path, style: Style = "embedded", extra_stages: int = 0,
+                  variant: str = "net") -> Path:
+    net = load_run_ir(run_dir, variant)
+    out = Path(run_dir) / "rtl" / design_name(style, extra_stages, variant)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "net.v"
     path.write_text(network_verilog(net, top_name(net), style, extra_stages))
     return path
 
 
-def quantized_test_inputs(run_dir: Path, n: int, data_dir: str | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``n`` test inputs as integer codes (via the model's input quantizer) and the
-    torch integer-mode outputs of the last layer."""
+def quantized_inputs(run_dir: Path, split: str = "test", n: int | None = None,
+                     data_dir: str | None = None, torch_outputs: bool = True
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The first ``n`` inputs of a split as integer codes (via the model's input quantizer),
+    their targets, and (optionally) the torch integer-mode outputs of the last layer."""
     import torch
 
     from hwnn.data import load_dataset
@@ -68,31 +91,41 @@ def quantized_test_inputs(run_dir: Path, n: int, data_dir: str | None = None
     cfg, model, _ = load_run(run_dir)
     ds = load_dataset(cfg.data.task, data_dir or cfg.data.data_dir, cfg.data.seed,
                       cfg.data.ofc)
-    x = model_inputs(ds, ds.test.x[:n])
+    part = {"train": ds.train, "val": ds.val, "test": ds.test}[split]
+    stop = len(part.x) if n is None else n
+    codes, outs = [], []
     with torch.no_grad():
-        codes = model.quantize_input(x)
-        out = model.forward_int(codes)
-    return codes.value.numpy(), out.value.numpy()
+        for start in range(0, stop, 65536):
+            x = model_inputs(ds, part.x[start : min(stop, start + 65536)])
+            c = model.quantize_input(x)
+            codes.append(c.value.numpy())
+            if torch_outputs:
+                outs.append(model.forward_int(c).value.numpy())
+    return (np.concatenate(codes), np.asarray(part.y[:stop]),
+            np.concatenate(outs) if torch_outputs else None)
 
 
 def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedded",
                  extra_stages: int = 0, simulators: list[str] | None = None,
-                 data_dir: str | None = None) -> dict[str, Any]:
-    """torch integer mode vs IR reference vs RTL on test vectors; writes ``sim.json``."""
+                 data_dir: str | None = None, variant: str = "net") -> dict[str, Any]:
+    """torch integer mode vs IR reference vs RTL on test vectors; writes ``sim.json``
+    (``sim_<variant>.json`` for a variant IR)."""
     run_dir = Path(run_dir)
-    net = load_run_ir(run_dir)
-    codes, torch_out = quantized_test_inputs(run_dir, n_vectors, data_dir)
+    net = load_run_ir(run_dir, variant)
+    codes, _, torch_out = quantized_inputs(run_dir, "test", n_vectors, data_dir)
     trace = run(net, codes)
     diff = np.flatnonzero(np.any(trace.outputs[-1] != torch_out, axis=1))
     report: dict[str, Any] = {
-        "run": str(run_dir), "ir": str(run_dir / IR_FILE), "style": style,
+        "run": str(run_dir), "ir": str(ir_path(run_dir, variant)), "variant": variant,
+        "style": style,
         "extra_stages": extra_stages, "latency_cycles": latency(net, extra_stages),
         "vectors": len(codes), "source": "test split, first vectors",
         "torch_vs_ir_mismatches": int(diff.size),
         "torch_vs_ir_first_mismatch": None if not diff.size else int(diff[0]),
+        "torch_vs_ir_required_equal": variant == "net",
         "simulators": {},
     }
-    work = run_dir / "sim" / (style if not extra_stages else f"{style}_e{extra_stages}")
+    work = run_dir / "sim" / design_name(style, extra_stages, variant)
     work.mkdir(parents=True, exist_ok=True)
     top = top_name(net)
     (work / "net.v").write_text(network_verilog(net, top, style, extra_stages))
@@ -110,8 +143,11 @@ def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedde
             "layer_mismatches": result.layer_mismatches,
             "first_failure": result.first_failure(), "log": result.log_path,
             "seconds": round(time.perf_counter() - t0, 2)}
-    report["passed"] = report["torch_vs_ir_mismatches"] == 0 and all(
+    torch_ok = report["torch_vs_ir_mismatches"] == 0 or variant != "net"
+    report["passed"] = torch_ok and all(
         s["mismatches"] == 0 and not any(s["layer_mismatches"])
         for s in report["simulators"].values())
-    (run_dir / "sim.json").write_text(json.dumps(report, indent=2) + "\n")
+    out = run_dir / ("sim.json" if variant == "net" else f"sim_{variant}.json")
+    atomic_write_bytes(out, (json.dumps(report, indent=2) + "\n").encode())
+    report["path"] = str(out)
     return report

@@ -1,0 +1,223 @@
+"""Synthesis of a run's designs: ``hwnn synth RUN --target asic|fpga`` → ``RUN/synth.json``.
+
+One *design* = (IR variant, weight style, extra register stages, retiming), named by
+:func:`design_label`. Its work folder ``RUN/synth/<label>/<target>/`` keeps the Verilog, the
+Yosys/OpenSTA/Icarus scripts and logs next to the numbers.
+
+* ``asic`` (Nangate45, :mod:`hwnn.eda`): Yosys + ABC mapping (ABC delay target = the power
+  clock), area (um^2) and cell counts; OpenSTA critical path → fmax; power at one fixed
+  clock (``clock_ns``, the same for every design so they compare): vectorless (every data
+  input toggling with ``input_activity`` per cycle) and from a gate-level simulation of the
+  mapped netlist on the first ``power_vectors`` test inputs (the DESIGN.md recipe).
+* ``fpga`` (Yosys ``synth_xilinx``, xc7): LUT6-equivalent count (all LUT sizes), flip-flops,
+  CARRY4 and DSP48 cells. ``use_dsp=False`` (default) maps multipliers to LUTs, which is the
+  comparison seed 000 and LogicNets make.
+
+``synth.json`` holds one entry per ``<label>/<target>``; re-running a design replaces its
+entry and keeps the others.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from hwnn.atomic import atomic_write_bytes
+from hwnn.eda import (
+    gate_level_activity,
+    power_from_activity,
+    power_vectorless,
+    synth_asic,
+    synth_fpga,
+    timing,
+)
+from hwnn.errors import HwnnError
+from hwnn.ir import IRNetwork, run
+from hwnn.logic.literals import pack_words
+from hwnn.logic.verilog import (
+    Style,
+    generic_chain_stream,
+    generic_params,
+    latency,
+    network_verilog,
+)
+from hwnn.methods.logic_flow import design_name, load_run_ir, quantized_inputs, top_name
+
+Target = Literal["asic", "fpga"]
+SYNTH_FILE = "synth.json"
+DEFAULT_CLOCK_NS = 2.0
+
+
+def design_label(style: Style = "embedded", extra_stages: int = 0, variant: str = "net",
+                 retime: bool = False) -> str:
+    return design_name(style, extra_stages, variant) + ("_retimed" if retime else "")
+
+
+def _update_synth_json(run_dir: Path, key: str, entry: dict[str, Any]) -> Path:
+    """Replace one entry of ``synth.json`` (an exclusive lock serialises parallel syntheses
+    of the same run)."""
+    path = run_dir / SYNTH_FILE
+    with open(run_dir / ".synth.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        doc: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                doc = json.loads(path.read_text())
+            except json.JSONDecodeError:
+                doc = {}
+        doc.setdefault("designs", {})[key] = entry
+        atomic_write_bytes(path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+    return path
+
+
+def chain_state(net: IRNetwork) -> list[tuple[tuple[str, ...], int]]:
+    """Generic baseline: every weight-chain bit after loading, with the names its register
+    output may carry in a flattened netlist (Yosys keeps one alias per net): ``wchain[p]``,
+    ``u_l<k>.w[i]`` (``i = p - offset_k``) and, for bias bits, ``u_l<k>.n<j>_b[b]`` (the
+    bias wire of :func:`hwnn.logic.verilog.layer_module`)."""
+    stream = generic_chain_stream(net)
+    total = len(stream)
+    aliases: list[list[str]] = [[f"wchain[{p}]"] for p in range(total)]
+    offset = 0
+    for k, layer in enumerate(net.layers):
+        gp = generic_params(layer)
+        i = 0
+        for j in range(layer.out_features):
+            i += int(np.count_nonzero(layer.weight[j])) * gp.weight_bits
+            for b in range(gp.bias_bits):
+                aliases[offset + i + b].append(f"u_l{k}.n{j}_b[{b}]")
+            i += gp.bias_bits + gp.mult_bits
+        for i in range(gp.total):
+            aliases[offset + i].append(f"u_l{k}.w[{i}]")
+        offset += gp.total
+    return [(tuple(aliases[total - 1 - c]), int(bit)) for c, bit in enumerate(stream)]
+
+
+def netlist_mismatches(net: IRNetwork, vectors: np.ndarray, outputs: list[int | None],
+                       lat: int) -> int:
+    """Cycles where the gate-level netlist's ``y`` differs from the IR reference (undefined
+    outputs count as mismatches once the pipeline is full): the synthesized netlist and the
+    preloaded weight state are checked, not only the RTL."""
+    trace = run(net, vectors)
+    if net.head.kind == "raw":
+        expected = pack_words(trace.outputs[-1], net.layers[-1].out_bits)
+    else:
+        expected = [int(v) for v in trace.prediction.tolist()]
+    got = outputs[lat - 1 :]
+    return sum(g != e for g, e in zip(got, expected, strict=False))
+
+
+def _asic(net: IRNetwork, src: Path, work: Path, style: Style, extra_stages: int,
+          retime: bool, clock_ns: float, input_activity: float, vectors: np.ndarray | None,
+          timeout_s: float) -> dict[str, Any]:
+    top = top_name(net)
+    t0 = time.perf_counter()
+    syn = synth_asic([src], top, work, clock_period_ps=clock_ns * 1000, retime=retime,
+                     timeout_s=timeout_s)
+    t_syn = time.perf_counter() - t0
+    tim = timing(syn.netlist_path, top, work, period_ns=clock_ns, timeout_s=timeout_s)
+    pv = power_vectorless(syn.netlist_path, top, work, period_ns=clock_ns,
+                          input_activity=input_activity, timeout_s=timeout_s)
+    entry: dict[str, Any] = {
+        "area_um2": round(syn.area_um2, 3), "cells": syn.cell_count,
+        "flip_flops": syn.flip_flops, "cells_by_type": syn.cells_by_type,
+        "critical_path_ns": round(tim.critical_path_ns, 4),
+        "fmax_mhz": round(tim.fmax_mhz, 2), "critical_path": [tim.startpoint, tim.endpoint],
+        "power_clock_mhz": round(1000.0 / clock_ns, 3),
+        "power_vectorless_mw": round(pv.total_mw, 5),
+        "power_vectorless_input_activity": input_activity,
+        "power_vectorless_breakdown_mw": {"internal": round(pv.internal_mw, 5),
+                                          "switching": round(pv.switching_mw, 5),
+                                          "leakage": round(pv.leakage_mw, 5)},
+        "synth_seconds": round(t_syn, 1),
+        "logs": {"yosys": str(syn.log_path), "timing": str(tim.log_path),
+                 "power_vectorless": str(pv.log_path)},
+    }
+    if vectors is not None and len(vectors):
+        words = pack_words(vectors, net.input.bits)
+        t1 = time.perf_counter()
+        act = gate_level_activity(
+            syn.netlist_path, top, work / "activity", in_width=net.input.features * net.input.bits,
+            vectors=words, period_ns=clock_ns, timeout_s=timeout_s,
+            initial_state=chain_state(net) if style == "generic" else None,
+            hold_inputs={"w_en": 0, "w_in": 0} if style == "generic" else None)
+        pa = power_from_activity(syn.netlist_path, top, work, period_ns=clock_ns,
+                                 activity=act.activity, timeout_s=timeout_s)
+        lat = latency(net, extra_stages)
+        entry.update({
+            "power_vectors_mw": round(pa.total_mw, 5),
+            "power_vectors_breakdown_mw": {"internal": round(pa.internal_mw, 5),
+                                           "switching": round(pa.switching_mw, 5),
+                                           "leakage": round(pa.leakage_mw, 5)},
+            "power_vectors": len(words), "power_vectors_source": "test split, first vectors",
+            "annotated_nets": pa.annotated_nets, "unmatched_nets": len(pa.unmatched_nets),
+            "preloaded_state_bits": act.preloaded_bits,
+            "unplaced_state_bits": act.unplaced_state_bits,
+            "gate_level_vs_ir_mismatches": netlist_mismatches(net, vectors, act.outputs, lat),
+            "activity_seconds": round(time.perf_counter() - t1, 1),
+        })
+        entry["logs"].update(activity=str(act.log_path), power_vectors=str(pa.log_path))
+    return entry
+
+
+def synth_design(net: IRNetwork, work: Path, target: Target = "asic",
+                 style: Style = "embedded", extra_stages: int = 0, retime: bool = False,
+                 clock_ns: float = DEFAULT_CLOCK_NS, input_activity: float = 0.5,
+                 vectors: np.ndarray | None = None, use_dsp: bool = False,
+                 timeout_s: float = 3600) -> dict[str, Any]:
+    """Write the Verilog of ``net`` into ``work`` and synthesise it; returns the entry."""
+    if target not in ("asic", "fpga"):
+        raise HwnnError(f"unknown target {target!r}; choose asic or fpga")
+    if clock_ns <= 0:
+        raise HwnnError(f"clock period must be positive, got {clock_ns} ns")
+    if retime and target != "asic":
+        raise HwnnError("retiming is implemented for the asic target only")
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    src = work / "net.v"
+    src.write_text(network_verilog(net, top_name(net), style, extra_stages))
+    entry: dict[str, Any] = {
+        "style": style, "extra_stages": extra_stages, "retime": retime, "target": target,
+        "latency_cycles": latency(net, extra_stages), "verilog": str(src),
+        "nonzero_weights": sum(la.nonzero_weights() for la in net.layers),
+    }
+    t0 = time.perf_counter()
+    if target == "asic":
+        entry.update(_asic(net, src, work, style, extra_stages, retime, clock_ns,
+                           input_activity, vectors, timeout_s))
+    else:
+        fpga = synth_fpga([src], top_name(net), work, timeout_s, use_dsp=use_dsp)
+        entry.update({"luts": fpga.luts, "lut_by_size": fpga.lut_by_size,
+                      "flip_flops": fpga.flip_flops, "carry4": fpga.carry, "dsp": fpga.dsp,
+                      "use_dsp": use_dsp, "logs": {"yosys": str(fpga.log_path)}})
+    entry["seconds"] = round(time.perf_counter() - t0, 1)
+    return entry
+
+
+def synth_run(run_dir: Path, target: Target = "asic", style: Style = "embedded",
+              extra_stages: int = 0, variant: str = "net", retime: bool = False,
+              clock_ns: float = DEFAULT_CLOCK_NS, input_activity: float = 0.5,
+              power_vectors: int = 1000, use_dsp: bool = False, timeout_s: float = 3600,
+              data_dir: str | None = None) -> dict[str, Any]:
+    """Synthesise one design of a run and record it in ``RUN/synth.json``; ASIC power from
+    the first ``power_vectors`` test inputs."""
+    if target not in ("asic", "fpga"):
+        raise HwnnError(f"unknown target {target!r}; choose asic or fpga")
+    run_dir = Path(run_dir)
+    net = load_run_ir(run_dir, variant)
+    label = design_label(style, extra_stages, variant, retime)
+    vectors = None
+    if target == "asic" and power_vectors > 0:
+        vectors, _, _ = quantized_inputs(run_dir, "test", power_vectors, data_dir,
+                                         torch_outputs=False)
+    entry = {"run": str(run_dir), "ir_variant": variant, "design": label,
+             **synth_design(net, run_dir / "synth" / label / target, target, style,
+                            extra_stages, retime, clock_ns, input_activity, vectors, use_dsp,
+                            timeout_s)}
+    entry["path"] = str(_update_synth_json(run_dir, f"{label}/{target}", entry))
+    return entry
