@@ -7,8 +7,10 @@ Yosys/OpenSTA/Icarus scripts and logs next to the numbers.
 * ``asic`` (Nangate45, :mod:`hwnn.eda`): Yosys + ABC mapping (ABC delay target = the power
   clock), area (um^2) and cell counts; OpenSTA critical path → fmax; power at one fixed
   clock (``clock_ns``, the same for every design so they compare): vectorless (every data
-  input toggling with ``input_activity`` per cycle) and from a gate-level simulation of the
-  mapped netlist on the first ``power_vectors`` test inputs (the DESIGN.md recipe).
+  input toggling with ``input_activity`` per cycle) and from per-net activities of a
+  zero-delay simulation of the mapped netlist on the first ``power_vectors`` test inputs
+  (:mod:`hwnn.eda.gatesim`, annotated into OpenSTA by the DESIGN.md recipe). The same
+  simulation checks the netlist's outputs against the IR reference.
 * ``fpga`` (Yosys ``synth_xilinx``, xc7): LUT6-equivalent count (all LUT sizes), flip-flops,
   CARRY4 and DSP48 cells. ``use_dsp=False`` (default) maps multipliers to LUTs, which is the
   comparison seed 000 and LogicNets make.
@@ -29,13 +31,13 @@ import numpy as np
 
 from hwnn.atomic import atomic_write_bytes
 from hwnn.eda import (
-    gate_level_activity,
     power_from_activity,
     power_vectorless,
     synth_asic,
     synth_fpga,
     timing,
 )
+from hwnn.eda.gatesim import simulate_activity
 from hwnn.errors import HwnnError
 from hwnn.ir import IRNetwork, run
 from hwnn.logic.literals import pack_words
@@ -141,10 +143,9 @@ def _asic(net: IRNetwork, src: Path, work: Path, style: Style, extra_stages: int
     if vectors is not None and len(vectors):
         words = pack_words(vectors, net.input.bits)
         t1 = time.perf_counter()
-        act = gate_level_activity(
-            syn.netlist_path, top, work / "activity", in_width=net.input.features * net.input.bits,
-            vectors=words, period_ns=clock_ns, timeout_s=timeout_s,
-            initial_state=chain_state(net) if style == "generic" else None,
+        act = simulate_activity(
+            syn.netlist_path, top, in_width=net.input.features * net.input.bits,
+            vectors=words, initial_state=chain_state(net) if style == "generic" else None,
             hold_inputs={"w_en": 0, "w_in": 0} if style == "generic" else None)
         pa = power_from_activity(syn.netlist_path, top, work, period_ns=clock_ns,
                                  activity=act.activity, timeout_s=timeout_s)
@@ -155,13 +156,14 @@ def _asic(net: IRNetwork, src: Path, work: Path, style: Style, extra_stages: int
                                            "switching": round(pa.switching_mw, 5),
                                            "leakage": round(pa.leakage_mw, 5)},
             "power_vectors": len(words), "power_vectors_source": "test split, first vectors",
+            "activity_simulator": "hwnn.eda.gatesim (zero-delay, numpy)",
             "annotated_nets": pa.annotated_nets, "unmatched_nets": len(pa.unmatched_nets),
             "preloaded_state_bits": act.preloaded_bits,
             "unplaced_state_bits": act.unplaced_state_bits,
             "gate_level_vs_ir_mismatches": netlist_mismatches(net, vectors, act.outputs, lat),
             "activity_seconds": round(time.perf_counter() - t1, 1),
         })
-        entry["logs"].update(activity=str(act.log_path), power_vectors=str(pa.log_path))
+        entry["logs"].update(power_vectors=str(pa.log_path))
     return entry
 
 
