@@ -107,12 +107,28 @@ def test_train_end_to_end_and_resume_is_a_no_op(data_dir: Path, tmp_path: Path) 
     sim = json.loads((out / "sim.json").read_text())
     assert sim["passed"] and sim["vectors"] == 300
     assert sim["simulators"]["icarus"]["mismatches"] == 0
+    # adder bit-width profiling, then the profiled design simulated bit-exactly
+    result = runner.invoke(app, ["profile", str(out), "--train-samples", "5000",
+                                 "--overflow", "wrap", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    prof = json.loads((out / "profile.json").read_text())
+    assert prof["adder_bits_profiled"] <= prof["adder_bits_worst_case"]
+    assert prof["train_samples"] == 5000 and prof["test"]["vectors"] == 10_000
+    result = runner.invoke(app, ["sim", str(out), "--vectors", "300", "--simulator", "icarus",
+                                 "--ir", "profiled", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "sim_profiled.json").read_text())["passed"]
 
 
 def test_sim_without_export_says_what_to_do(tmp_path: Path) -> None:
     result = runner.invoke(app, ["sim", str(tmp_path)])
     assert result.exit_code == 2
     assert "hwnn export" in result.output
+    result = runner.invoke(app, ["synth", str(tmp_path), "--ir", "profiled"])
+    assert result.exit_code == 2
+    assert "hwnn profile" in result.output
+    result = runner.invoke(app, ["synth", str(tmp_path), "--target", "gpu"])
+    assert result.exit_code == 2 and "asic or fpga" in result.output
 
 
 @pytest.mark.slow
@@ -120,5 +136,14 @@ def test_demo(data_dir: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--no-progress",
                                  "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
-    metrics = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    demo = tmp_path / "demo"
+    metrics = json.loads((demo / "metrics.json").read_text())
     assert metrics["summary_test"]["finetune"] > 0.9
+    synth = json.loads((demo / "synth.json").read_text())["designs"]
+    asic, fpga = synth["embedded/asic"], synth["embedded/fpga"]
+    assert asic["area_um2"] > 0 and asic["fmax_mhz"] > 0 and asic["power_vectors_mw"] > 0
+    assert asic["gate_level_vs_ir_mismatches"] == 0 and fpga["luts"] > 0
+    sim = json.loads((demo / "sim.json").read_text())
+    assert sim["passed"] and sim["vectors"] == 10_000
+    report = (demo / "report.md").read_text()
+    assert "## Synthesis" in report and "**passed**" in report

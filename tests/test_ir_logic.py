@@ -114,6 +114,22 @@ def test_narrow_accumulator_rtl_matches_reference(tmp_path: Path, overflow: str)
     assert simulate([tmp_path / "tb.v", tmp_path / "net.v"], tmp_path).passed
 
 
+def test_negative_only_accumulator_with_large_shift(tmp_path: Path) -> None:
+    """Regression: an accumulator that is never positive (negative bias, weights <= 0 on
+    unsigned inputs) with a rounding constant wider than the product range."""
+    layer = DenseLayer("fc0", np.array([[-1, 0], [-3, -2]], dtype=np.int64),
+                       np.array([-2, -1], dtype=np.int64), np.array([1, 3], dtype=np.int64),
+                       np.array([9, 4], dtype=np.int64), in_bits=2, in_signed=False,
+                       acc_bits=5, out_bits=8, out_signed=True)
+    net = IRNetwork("neg", IRInput(2, 2, False), [layer], Head("raw"))
+    x = np.array([[a, b] for a in range(4) for b in range(4)])
+    trace = run(net, x)
+    (tmp_path / "net.v").write_text(network_verilog(net))
+    write_vectors(net, trace, tmp_path)
+    (tmp_path / "tb.v").write_text(make_testbench(net, "neg", len(x)))
+    assert simulate([tmp_path / "tb.v", tmp_path / "net.v"], tmp_path).passed
+
+
 def test_fit_accumulator_rules() -> None:
     v = np.array([-300, -257, -256, 0, 255, 256, 300])
     assert fit_accumulator(v, 9, "saturate").tolist() == [-256, -256, -256, 0, 255, 255, 255]

@@ -197,7 +197,8 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
     else:
         # the literal's width sets the context width of the whole expression: wide enough
         # for the product, the multiplier and the accumulator
-        width = max(signed_bits(t_lo, t_hi), signed_bits(0, m_hi), acc.width)
+        width = max(signed_bits(t_lo, t_hi), signed_bits(0, m_hi), signed_bits(0, rnd),
+                    acc.width)
         if style == "embedded":
             m_expr = signed_literal(mult, width)
         prod = f"{acc.name} * {m_expr}"
