@@ -32,6 +32,7 @@ from hwnn.atomic import atomic_write_bytes
 from hwnn.methods.logic_flow import export, simulate_run
 from hwnn.methods.profiling import profile_run
 from hwnn.methods.synth_flow import synth_run
+from hwnn.report.markdown import score, table
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_FILES = ("config.yaml", "metrics.json", "model.pt")
@@ -108,46 +109,41 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     sweep = results.get("retiming", [])
     if sweep:
         lines += [f"## Retiming sweep ({cfg['retime_net']}, seed 000 Fig. 8)", "",
-                  "| extra stages / layer | latency (cycles) | fmax (MHz) | flip-flops | "
-                  "area (µm²) |", "|---|---|---|---|---|"]
-        for e in sweep:
-            lines.append(f"| {e['extra_stages']} | {e['latency_cycles']} | "
-                         f"{fmt(e['fmax_mhz'])} | {e['flip_flops']:,} | {fmt(e['area_um2'])} |")
-        lines.append("")
+                  *table(["extra stages / layer", "latency (cycles)", "fmax (MHz)",
+                          "flip-flops", "area (µm²)"],
+                         [[e["extra_stages"], e["latency_cycles"], fmt(e["fmax_mhz"]),
+                           f"{e['flip_flops']:,}", fmt(e["area_um2"])] for e in sweep]), ""]
     prof = results.get("profiling", {})
     if prof:
-        lines += ["## Adder bit-width profiling (seed 000 §III-B)", "",
-                  "Sum over neurons of the accumulator width: one width per layer (the "
-                  "export), per-neuron worst case, and profiled on the training split.", "",
-                  "| net | quantile | outside range | layer-uniform bits | per-neuron worst "
-                  "case | profiled | saved vs worst case | test score worst case → profiled "
-                  "| test outputs changed |", "|---|---|---|---|---|---|---|---|---|"]
-        for net, rows in prof.items():
-            for r in rows:
+        rows = []
+        for net, entries in prof.items():
+            for r in entries:
                 if r.get("hardware_profile"):
                     continue
                 t = r["test"]
                 key = "accuracy" if "accuracy" in t["worst_case"] else "ber"
-                conv = (lambda v: f"{100 * v:.2f} %") if key == "accuracy" else (
-                    lambda v: f"BER {v:.3e}")
-                lines.append(
-                    f"| {net} | {r['quantile'] or 'none'} | {r['overflow']} | "
-                    f"{r['adder_bits_layer_uniform']} | {r['adder_bits_worst_case']} | "
-                    f"{r['adder_bits_profiled']} | {r['bits_saved']} | "
-                    f"{conv(t['worst_case'][key])} → {conv(t['profiled'][key])} | "
-                    f"{t['changed_outputs']} of {t['vectors']:,} |")
-        lines.append("")
+                rows.append([net, r["quantile"] or "none", r["overflow"],
+                             r["adder_bits_layer_uniform"], r["adder_bits_worst_case"],
+                             r["adder_bits_profiled"], r["bits_saved"],
+                             f"{score(key, t['worst_case'][key])} → "
+                             f"{score(key, t['profiled'][key])}",
+                             f"{t['changed_outputs']} of {t['vectors']:,}"])
+        lines += ["## Adder bit-width profiling (seed 000 §III-B)", "",
+                  "Sum over neurons of the accumulator width: one width per layer (the "
+                  "export), per-neuron worst case, and profiled on the training split.", "",
+                  *table(["net", "quantile", "outside range", "layer-uniform bits",
+                          "per-neuron worst case", "profiled", "saved vs worst case",
+                          "test score worst case → profiled", "test outputs changed"], rows),
+                  ""]
     sims = results.get("sim", {})
     if sims:
         lines += ["## Bit-exact simulation (torch integer mode = IR reference = RTL)", "",
-                  "| net | design | vectors | torch vs IR | simulator | mismatches | "
-                  "seconds |", "|---|---|---|---|---|---|---|"]
-        for rep in sims.values():
-            for sim, r in rep["simulators"].items():
-                lines.append(f"| {rep['net']} | {rep['design']} | {rep['vectors']:,} | "
-                             f"{rep['torch_vs_ir_mismatches']} | {sim} | {r['mismatches']} | "
-                             f"{r['seconds']} |")
-        lines.append("")
+                  *table(["net", "design", "vectors", "torch vs IR", "simulator", "mismatches",
+                          "seconds"],
+                         [[rep["net"], rep["design"], f"{rep['vectors']:,}",
+                           rep["torch_vs_ir_mismatches"], sim, r["mismatches"], r["seconds"]]
+                          for rep in sims.values() for sim, r in rep["simulators"].items()]),
+                  ""]
     atomic_write_bytes(path, "\n".join(lines).encode())
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnn.atomic import atomic_write_bytes
+from hwnn.report.markdown import score, table
 
 STAGES = {"float": "float", "qat": "8-bit QAT", "pruned_before_finetune": "pruned (no fine-tune)",
           "finetune": "pruned + fine-tuned"}
@@ -19,16 +20,12 @@ def _load(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _score(metric: str, value: float) -> str:
-    return f"{100 * value:.2f} %" if metric == "accuracy" else f"BER {value:.3e}"
-
-
 def _training(metrics: dict[str, Any]) -> list[str]:
     summary = metrics["summary_test"]
-    lines = ["## Training (test split)", "", f"| stage | {summary['metric']} |", "|---|---|"]
-    for key, label in STAGES.items():
-        if key in summary:
-            lines.append(f"| {label} | {_score(summary['metric'], summary[key])} |")
+    lines = ["## Training (test split)", "", *table(
+        ["stage", summary["metric"]],
+        [[label, score(summary["metric"], summary[key])] for key, label in STAGES.items()
+         if key in summary])]
     sparsity = metrics.get("sparsity", {}).get("total")
     if sparsity is not None:
         lines += ["", f"Weight sparsity after pruning: {100 * sparsity:.1f} %."]
@@ -42,14 +39,13 @@ def _profile(prof: dict[str, Any]) -> list[str]:
     lines = ["## Adder bit-width profiling (seed 000 §III-B)", "",
              f"{prof['train_samples']:,} training inputs, outlier quantile "
              f"{q if q else 'none'}, values outside the range {prof['overflow']}.", "",
-             "| layer | layer acc bits | per-neuron worst case | profiled | adder bits saved |",
-             "|---|---|---|---|---|"]
-    for la in prof["layers"]:
-        lines.append(f"| {la['layer']} | {la['layer_acc_bits']} | "
-                     f"{la['worst_case_bits'][0]}..{la['worst_case_bits'][1]} | "
-                     f"{la['profiled_bits'][0]}..{la['profiled_bits'][1]} | {la['bits_saved']} |")
-    lines += ["", f"Test {key}: {_score(key, t['worst_case'][key])} at worst-case widths, "
-              f"{_score(key, t['profiled'][key])} profiled ({t['changed_outputs']} of "
+             *table(["layer", "layer acc bits", "per-neuron worst case", "profiled",
+                     "adder bits saved"],
+                    [[la["layer"], la["layer_acc_bits"], "{}..{}".format(*la["worst_case_bits"]),
+                      "{}..{}".format(*la["profiled_bits"]), la["bits_saved"]]
+                     for la in prof["layers"]])]
+    lines += ["", f"Test {key}: {score(key, t['worst_case'][key])} at worst-case widths, "
+              f"{score(key, t['profiled'][key])} profiled ({t['changed_outputs']} of "
               f"{t['vectors']:,} outputs changed).", ""]
     return lines
 
