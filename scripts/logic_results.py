@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import shutil
 import sys
 import time
@@ -211,7 +212,11 @@ def main() -> int:
                 "clock_ns": args.clock_ns, "power_vectors": 0}))
         sweep: list[dict[str, Any]] = []
         results["synth"] = {}
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        # longest first; "spawn": a forked worker deadlocks in torch's thread pool once the
+        # parent has used torch (the power vectors go through the model's input quantizer)
+        jobs.sort(key=lambda j: (j[1]["target"] != "asic", Path(j[0]).name != "nid_a"))
+        with ProcessPoolExecutor(max_workers=args.jobs,
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(synth_job, j) for j in jobs]
             for fut in as_completed(futures):
                 run, entry = fut.result()

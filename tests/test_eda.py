@@ -462,7 +462,8 @@ def test_sequential_cells_from_liberty(eda_env: Path) -> None:
     assert "DLH_X1" not in flops and "INV_X1" not in flops
 
 
-def test_synth_design_embedded_vs_generic_with_preloaded_weights(tmp_path: Path) -> None:
+def test_synth_design_embedded_vs_generic_with_preloaded_weights(tmp_path: Path,
+                                                                 data_dir: Path) -> None:
     """The whole per-design flow on a small IR: both styles map, the generic baseline's
     weight chain is preloaded at gate level, and the synthesized netlists compute exactly
     what the IR reference computes on the power vectors."""
@@ -499,7 +500,7 @@ def test_synth_design_rejects_bad_options(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("style", ["embedded", "generic"])
-def test_fast_gate_sim_matches_icarus(style: str, tmp_path: Path) -> None:
+def test_fast_gate_sim_matches_icarus(style: str, tmp_path: Path, data_dir: Path) -> None:
     """hwnn.eda.gatesim and Icarus on the cell models agree on a mapped netlist: the same
     outputs every cycle after the pipeline fills, and the same per-net toggle counts up to
     the pipeline fill: registers start at 0 in gatesim and at x in Icarus (x -> 0/1 is not a
@@ -530,7 +531,7 @@ def test_fast_gate_sim_matches_icarus(style: str, tmp_path: Path) -> None:
         assert fast.preloaded_bits == len(chain_state(net)) - fast.unplaced_state_bits > 0
 
 
-def test_fast_gate_sim_rejects_unsupported_netlists(tmp_path: Path) -> None:
+def test_fast_gate_sim_rejects_unsupported_netlists(tmp_path: Path, data_dir: Path) -> None:
     from hwnn.eda.gatesim import simulate_activity
 
     loop = tmp_path / "loop.v"
