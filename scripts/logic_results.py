@@ -45,8 +45,9 @@ HW_PROFILE = {"quantile": None, "overflow": "wrap"}  # the profiled design that 
 def prepare_run(src: Path, dst: Path) -> Path:
     """Copy a trained run (config, metrics, model) so its hardware files live here."""
     dst.mkdir(parents=True, exist_ok=True)
-    for name in RUN_FILES:
-        shutil.copy2(src / name, dst / name)
+    if src.resolve() != dst.resolve():
+        for name in RUN_FILES:
+            shutil.copy2(src / name, dst / name)
     export(dst)
     return dst
 
@@ -154,7 +155,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "results/logic_spine")
     ap.add_argument("--only", nargs="*", default=["nid_a", "ofc_a", "mnist_mlp"])
     ap.add_argument("--synth-nets", nargs="*", default=["nid_a", "ofc_a"])
-    ap.add_argument("--retime-net", default="ofc_a")
+    ap.add_argument("--retime-run", type=Path, default=ROOT / "results/logic_spine/runs/demo_nid",
+                    help="trained run for the retiming sweep (default: the demo net, trained "
+                    "by `hwnn demo`; NID-A/OFC-A take too long per step, and ABC crashed "
+                    "retiming OFC-A with 2 extra stages)")
     ap.add_argument("--stages", type=int, default=4)
     ap.add_argument("--clock-ns", type=float, default=2.0)
     ap.add_argument("--power-vectors", type=int, default=1000)
@@ -163,6 +167,7 @@ def main() -> int:
     ap.add_argument("--skip-sim", action="store_true")
     ap.add_argument("--skip-synth", action="store_true")
     ap.add_argument("--skip-profile", action="store_true")
+    ap.add_argument("--skip-retime", action="store_true")
     args = ap.parse_args()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -206,12 +211,11 @@ def main() -> int:
                 for target in ("asic", "fpga"):
                     jobs.append((run, {"target": target, "style": style, "variant": variant,
                                        **common}))
-        for e in range(args.stages + 1):
-            jobs.append((str(runs[args.retime_net]), {
+        retime_run = prepare_run(args.retime_run, out / "runs" / args.retime_run.name)
+        for e in range(0 if args.skip_retime else args.stages + 1):
+            jobs.append((str(retime_run), {
                 "target": "asic", "extra_stages": e, "retime": True,
                 "clock_ns": args.clock_ns, "power_vectors": 0}))
-        sweep: list[dict[str, Any]] = []
-        results["synth"] = {}
         # longest first; "spawn": a forked worker deadlocks in torch's thread pool once the
         # parent has used torch (the power vectors go through the model's input quantizer)
         jobs.sort(key=lambda j: (j[1]["target"] != "asic", Path(j[0]).name != "nid_a"))
@@ -220,17 +224,23 @@ def main() -> int:
             futures = [pool.submit(synth_job, j) for j in jobs]
             for fut in as_completed(futures):
                 run, entry = fut.result()
-                name = Path(run).name
-                print(f"[synth] {name} {entry['design']}/{entry['target']}: "
+                print(f"[synth] {Path(run).name} {entry['design']}/{entry['target']}: "
                       f"{entry['wall_seconds']} s", flush=True)
-                if entry["retime"]:
-                    sweep.append(entry)
-                else:
-                    key = f"{entry['design']}/{entry['target']}"
-                    results["synth"].setdefault(name, {})[key] = entry
-                results["retiming"] = sorted(sweep, key=lambda x: x["extra_stages"])
-                atomic_write_bytes(out / "results.json",
-                                   (json.dumps(results, indent=2) + "\n").encode())
+    # the tables are read back from every run's synth.json (written under a lock by each
+    # synthesis), so separate invocations add up
+    results["synth"], results["retiming"] = {}, []
+    for net in [*args.synth_nets, args.retime_run.name]:
+        path = out / "runs" / net / "synth.json"
+        if not path.is_file():
+            continue
+        for key, entry in json.loads(path.read_text())["designs"].items():
+            if entry.get("retime"):
+                if net == args.retime_run.name:
+                    results["retiming"].append(entry)
+            else:
+                results["synth"].setdefault(net, {})[key] = entry
+    results["retiming"].sort(key=lambda x: x["extra_stages"])
+    results["config"]["retime_net"] = args.retime_run.name
     results["finished"] = time.strftime("%Y-%m-%d %H:%M")
     atomic_write_bytes(out / "results.json", (json.dumps(results, indent=2) + "\n").encode())
     write_markdown(results, out / "results.md")

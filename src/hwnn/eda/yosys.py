@@ -4,7 +4,8 @@ ASIC flow (:func:`synth_asic`), one generated Yosys script per run, kept next to
 
     read_liberty -lib L   # cell port directions, so `check` understands the mapped netlist
     read_verilog <files>; hierarchy -check -top TOP; synth -flatten -top TOP
-    [retime=True: abc -dff -liberty L -script retime.abc   # strash; retime -M 4; map; topo]
+    [retime=True: dffunmap (sync-reset flops -> plain DFF + logic: one clock domain)
+                  abc -dff -liberty L -script retime.abc   # strash; retime -M 4; map; topo]
     dfflibmap -liberty L
     abc -liberty L -script asic.abc                         # explicit script, -D in &nf
     opt_clean -purge; hilomap (LOGIC0/1_X1); opt_clean -purge; insbuf (BUF_X1); opt_clean -purge
@@ -178,6 +179,10 @@ def synth_asic(
     if retime:
         retime_script = work / "retime.abc"
         retime_script.write_text(retime_abc_script(clock_period_ps))
+        # `synth` folds the ReLU/clip muxes into synchronous-reset flops, one reset net per
+        # neuron; `abc -dff` then runs once per (clock, reset) domain and cannot move a
+        # register across domains. Plain D flip-flops put the whole design in one domain.
+        lines.append("dffunmap")
         lines.append(
             f"abc -exe {_quote(abc)} -dff -liberty {_quote(lib)} -script {_quote(retime_script)}"
         )
