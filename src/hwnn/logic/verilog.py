@@ -27,8 +27,8 @@ Per layer (module ``<top>_l<k>``), per neuron ``j``:
   the IR defines it); ``saturate`` clips the full-width sum to ``A_j`` bits.
 * **requantizer with embedded scale** ``(acc * M + 2^(S-1)) >>> S`` and the output clip
   (ReLU = lower bound 0), comparisons dropped where the value range cannot reach a bound.
-* **one register stage** on the layer output, plus ``extra_stages`` more on the layer input,
-  in front of the logic, for retiming (seed 000 §III-B and Fig. 5) to move into it.
+* **one register stage** on the layer output, plus ``extra_stages`` more in a chain after it
+  (for retiming, seed 000 §III-B and Fig. 5).
 
 The head (module ``<top>_head``): argmax as a comparator tree (strictly greater wins, the
 left/lower index wins ties: the first maximum, like ``numpy.argmax``) or the slicer
@@ -109,9 +109,9 @@ class _Emitter:
         return Term(name, width, lo, hi)
 
 
-def _input_term(layer: DenseLayer, i: int, src: str = "x") -> str:
+def _input_term(layer: DenseLayer, i: int) -> str:
     b = layer.in_bits
-    sl = f"{src}[{i * b + b - 1}:{i * b}]" if b > 1 else f"{src}[{i}]"
+    sl = f"x[{i * b + b - 1}:{i * b}]" if b > 1 else f"x[{i}]"
     return f"$signed({sl})" if layer.in_signed else f"$signed({{1'b0, {sl}}})"
 
 
@@ -130,7 +130,7 @@ def _adder_tree(emit: _Emitter, prefix: str, terms: list[Term], cap: int | None)
 
 
 def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
-            gp: GenericParams | None, w_index: list[int], out_word: str, src: str = "x") -> None:
+            gp: GenericParams | None, w_index: list[int], out_word: str) -> None:
     x_lo, x_hi = int_range(layer.in_bits, layer.in_signed)
     pre = f"n{j}"
     acc_w = int(layer.acc_widths()[j])
@@ -143,7 +143,7 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
         if style == "embedded":
             lo, hi = product_range(c, x_lo, x_hi)
             width = signed_bits(lo, hi)
-            expr = f"{_input_term(layer, i, src)} * {signed_literal(c, width)}"
+            expr = f"{_input_term(layer, i)} * {signed_literal(c, width)}"
         else:
             assert gp is not None
             wlo, whi = int_range(gp.weight_bits, True)
@@ -151,7 +151,7 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
             hi = max(wlo * x_lo, wlo * x_hi, whi * x_lo, whi * x_hi)
             off = w_index[0]
             w_index[0] += gp.weight_bits
-            expr = (f"{_input_term(layer, i, src)} * "
+            expr = (f"{_input_term(layer, i)} * "
                     f"$signed(w[{off + gp.weight_bits - 1}:{off}])")
         terms.append(emit.wire(f"{pre}_p{i}", lo, hi, expr, cap))
     bias = int(layer.bias[j])
@@ -237,25 +237,22 @@ def layer_module(net: IRNetwork, k: int, top: str, style: Style, extra_stages: i
         ports.append(f"input wire [{gp.total - 1}:0] w")
     ports.append(f"output wire [{out_w - 1}:0] y")
     emit(f"module {top}_l{k} (" + ", ".join(ports) + ");")
-    # Extra stages sit in front of the logic: forward retiming (registers moved from the
-    # inputs into the adder trees) needs no initial-state computation, unlike backward
-    # retiming from the outputs, which ABC largely declined to do on our netlists.
-    src = "x"
-    for e in range(extra_stages):
-        emit(f"  reg [{in_w - 1}:0] x_e{e};")
-        emit(f"  always @(posedge clk) x_e{e} <= {src};")
-        src = f"x_e{e}"
     emit(f"  wire [{out_w - 1}:0] y_comb;")
     w_index = [0]
     for j in range(layer.out_features):
         ob = layer.out_bits
         _neuron(emit, layer, j, style, gp, w_index,
-                f"y_comb[{j * ob + ob - 1}:{j * ob}]", src)
+                f"y_comb[{j * ob + ob - 1}:{j * ob}]")
     if gp is not None and w_index[0] != gp.total:
         raise AssertionError("generic register layout mismatch")
     emit(f"  reg [{out_w - 1}:0] y_q;")
     emit("  always @(posedge clk) y_q <= y_comb;")
-    emit("  assign y = y_q;")
+    prev = "y_q"
+    for e in range(extra_stages):
+        emit(f"  reg [{out_w - 1}:0] y_e{e};")
+        emit(f"  always @(posedge clk) y_e{e} <= {prev};")
+        prev = f"y_e{e}"
+    emit(f"  assign y = {prev};")
     emit("endmodule")
     return "\n".join(emit.lines) + "\n"
 
