@@ -117,7 +117,7 @@ def test_train_end_to_end_and_resume_is_a_no_op(data_dir: Path, tmp_path: Path) 
     result = runner.invoke(app, ["sim", str(out), "--vectors", "300", "--simulator", "icarus",
                                  "--ir", "profiled", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
-    assert json.loads((out / "sim_profiled.json").read_text())["passed"]
+    assert json.loads((out / "sim_profiled_embedded.json").read_text())["passed"]
 
 
 def test_sim_without_export_says_what_to_do(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ Files written into a run folder:
   (``hwnn profile RUN``, :mod:`hwnn.methods.profiling`);
 * ``rtl/<design>/net.v`` — :func:`write_verilog` (``hwnn verilog RUN``), ``<design>`` named
   by :func:`design_name` (``embedded``, ``generic_e2``, ``profiled_embedded`` ...);
-* ``sim/<design>/`` (vectors, testbench, simulator logs) and ``sim.json`` —
+* ``sim/<design>/`` (vectors, testbench, simulator logs) and ``sim.json`` (``sim_<design>.json``) —
   :func:`simulate_run` (``hwnn sim RUN``): the test split's first ``n`` inputs, quantized by
   the model's input quantizer, run through the torch integer mode, the IR reference and the
   RTL; every mismatch counted, the first failing vector and layer reported. For the exported
@@ -108,8 +108,8 @@ def quantized_inputs(run_dir: Path, split: str = "test", n: int | None = None,
 def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedded",
                  extra_stages: int = 0, simulators: list[str] | None = None,
                  data_dir: str | None = None, variant: str = "net") -> dict[str, Any]:
-    """torch integer mode vs IR reference vs RTL on test vectors; writes ``sim.json``
-    (``sim_<variant>.json`` for a variant IR)."""
+    """torch integer mode vs IR reference vs RTL on test vectors; writes ``sim.json`` for
+    the default design (embedded, exported IR), ``sim_<design>.json`` for the others."""
     run_dir = Path(run_dir)
     net = load_run_ir(run_dir, variant)
     codes, _, torch_out = quantized_inputs(run_dir, "test", n_vectors, data_dir)
@@ -147,7 +147,8 @@ def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedde
     report["passed"] = torch_ok and all(
         s["mismatches"] == 0 and not any(s["layer_mismatches"])
         for s in report["simulators"].values())
-    out = run_dir / ("sim.json" if variant == "net" else f"sim_{variant}.json")
+    design = design_name(style, extra_stages, variant)
+    out = run_dir / ("sim.json" if design == "embedded" else f"sim_{design}.json")
     atomic_write_bytes(out, (json.dumps(report, indent=2) + "\n").encode())
     report["path"] = str(out)
     return report
