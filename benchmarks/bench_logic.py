@@ -25,7 +25,7 @@ from hwnn.ir import run
 from hwnn.logic.literals import pack_words
 from hwnn.logic.verilog import network_verilog
 from hwnn.methods.logic_flow import export, load_run_ir, quantized_inputs, top_name
-from hwnn.methods.synth_flow import synth_design
+from hwnn.methods.synth_flow import chain_state, synth_design
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "results" / "foundation" / "runs"
@@ -48,6 +48,30 @@ def _median_time(fn, repeats: int) -> tuple[float, list[float]]:  # type: ignore
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), times
+
+
+def gatesim_rates(runs: dict[str, Path], nets: dict, n_vectors: int) -> dict[str, object]:
+    """Zero-delay simulation speed on the netlists ``scripts/logic_results.py`` left in
+    ``results/logic_spine`` (skipped for a net without one)."""
+    rates: dict[str, object] = {}
+    for name in ("nid_a", "ofc_a"):
+        for design in ("embedded", "generic"):
+            netlist = ROOT / f"results/logic_spine/runs/{name}/synth/{design}/asic/netlist.v"
+            if not netlist.is_file():
+                continue
+            net = nets[name]
+            x, _, _ = quantized_inputs(runs[name], "test", n_vectors, torch_outputs=False)
+            kw = {}
+            if design == "generic":
+                kw = {"initial_state": chain_state(net), "hold_inputs": {"w_en": 0, "w_in": 0}}
+            t0 = time.perf_counter()
+            res = simulate_activity(netlist, top_name(net),
+                                    in_width=net.input.features * net.input.bits,
+                                    vectors=pack_words(x, net.input.bits), **kw)
+            dt = time.perf_counter() - t0
+            rates[f"{name}/{design}"] = {"nets": len(res.toggles), "vectors": len(x),
+                                         "seconds": round(dt, 2)}
+    return rates
 
 
 def main() -> None:
@@ -76,6 +100,7 @@ def main() -> None:
                                 "samples_per_s": round(len(x) / med)}
         out["verilog_generation"] = verilog
         out["ir_reference_throughput"] = throughput
+        out["gatesim"] = gatesim_rates(runs, nets, args.power_vectors)
         if not args.skip_synth:
             name = "nid_a"
             net = nets[name]
