@@ -90,7 +90,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     if syn:
         lines += ["## Embedded vs generic designs (seed 000 §III, Table I 'Base.')", "",
                   "| net | design | area (µm²) | cells | FFs | fmax (MHz) | power vectors (mW) "
-                  "| power vectorless (mW) | netlist = IR | LUT6 | FF (xc7) | CARRY4 |",
+                  "| power vectorless (mW) | netlist = IR | LUTs (xc7) | FF (xc7) | CARRY4 |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for net, designs in syn.items():
             for label in ("embedded", "generic", "profiled_embedded"):
@@ -112,7 +112,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     if sweep:
         net = cfg["retime_net"]
         base = results.get("synth", {}).get(net, {}).get("embedded/asic")
-        rows = [[("0, not retimed" if not e["retime"] else e["extra_stages"]),
+        rows = [[("0, not retimed" if not e["retime"] else f"{e['extra_stages']}, retimed"),
                  e["latency_cycles"], fmt(e["fmax_mhz"]), f"{e['flip_flops']:,}",
                  fmt(e["area_um2"]), fmt(e.get("power_vectors_mw"), 2),
                  e.get("gate_level_vs_ir_mismatches", "—")]
