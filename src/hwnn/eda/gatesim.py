@@ -241,7 +241,9 @@ def simulate_activity(
     for idx, inst in enumerate(nl.instances):
         model = lib.get(inst.cell)
         if model is None:
-            raise EdaError(f"cell {inst.cell} ({inst.name}) is not in the liberty")
+            raise EdaError(f"cell {inst.cell} ({inst.name}) is not in the liberty or has "
+                           "semantics the fast simulator does not model (flip-flops with "
+                           "clear/preset/scan); use hwnn.eda.gate_level_activity (Icarus)")
         if model.state is not None:
             if model.clocked_on != "CK" or model.next_state not in model.inputs:
                 raise EdaError(f"flip-flop {inst.cell}: unsupported ff group")
