@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hwnn.eda.gatesim import library, parse_netlist, resolve_preload
 from hwnn.eda.liberty import cell_models
 from hwnn.eda.tools import require_tool, run_tool
 from hwnn.eda.vcd import read_vcd
@@ -130,60 +131,18 @@ endmodule
     return path
 
 
-_INSTANCE = re.compile(r"^\s*(\S+)\s+(\\\S+\s|[A-Za-z_][\w$]*)\s*\(", re.MULTILINE)
-_Q_PIN = re.compile(r"\.Q\(\s*(\\\S+\s*(?:\[\d+\])?|[\w$]+(?:\s*\[\d+\])?)\s*\)")
-
-
-def _net_key(text: str) -> str:
-    """A netlist net reference as a plain name: ``\\u_l0.w [3]`` → ``u_l0.w[3]``."""
-    return re.sub(r"\s+", "", text.lstrip("\\"))
-
-
-def flop_outputs(netlist_text: str, state_cells: Mapping[str, str]) -> dict[str, tuple[str, str]]:
-    """``{Q net: (instance, state variable)}`` for every flip-flop instance of a cell type in
-    ``state_cells`` (cell type → name of its state ``reg`` in the cell models)."""
-    out: dict[str, tuple[str, str]] = {}
-    matches = list(_INSTANCE.finditer(netlist_text))
-    for k, m in enumerate(matches):
-        cell = m.group(1)
-        if cell not in state_cells:
-            continue
-        end = matches[k + 1].start() if k + 1 < len(matches) else len(netlist_text)
-        q = _Q_PIN.search(netlist_text, m.end(), end)
-        if q is not None:
-            out[_net_key(q.group(1))] = (m.group(2).strip(), state_cells[cell])
-    return out
-
-
-def state_variables(cells_text: str) -> dict[str, str]:
-    """Cell type → its single state ``reg`` in Yosys-written liberty cell models."""
-    found: dict[str, str] = {}
-    for m in re.finditer(r"^module\s+(\w+)\s*\((.*?)^endmodule", cells_text,
-                         re.MULTILINE | re.DOTALL):
-        regs = re.findall(r"^\s*reg\s+(\w+)\s*;", m.group(2), re.MULTILINE)
-        if len(regs) == 1:
-            found[m.group(1)] = regs[0]
-    return found
-
-
-def _state_writes(netlist_text: str, cells_path: Path,
-                  initial_state: Sequence[tuple[Sequence[str], int]]) -> tuple[list[str], int]:
-    """Testbench lines preloading the state, and how many bits had no flip-flop (synthesis
-    removes registers nothing observes, e.g. the far end of a shift chain)."""
-    flops = flop_outputs(netlist_text, state_variables(cells_path.read_text()))
+def _state_writes(netlist_text: str, top: str,
+                  initial_state: Sequence[tuple[Sequence[str], int]],
+                  data_dir: str | os.PathLike[str] | None) -> tuple[list[str], int]:
+    """Testbench lines writing each preloaded flip-flop's state variable (the ``reg`` the
+    Yosys cell models name after the liberty ``ff`` group), and the bits with no flip-flop
+    (:func:`hwnn.eda.gatesim.resolve_preload`)."""
+    preload, missing = resolve_preload(parse_netlist(netlist_text, top), library(data_dir),
+                                       initial_state)
     writes = []
-    missing = 0
-    for names, value in initial_state:
-        hit = next((flops[n] for n in names if n in flops), None)
-        if hit is None:
-            missing += 1
-            continue
-        inst, var = hit
+    for inst, (bit, var) in preload.items():
         ref = inst if not inst.startswith("\\") else inst + " "
-        writes.append(f"dut.{ref}.{var} = 1'b{1 if value else 0};")
-    if initial_state and not writes:
-        raise EdaError("none of the registers to preload exists in the netlist (names such as "
-                       f"{list(initial_state[0][0])}); cannot preload the state")
+        writes.append(f"dut.{ref}.{var} = 1'b{1 if bit else 0};")
     return writes, missing
 
 
@@ -238,8 +197,8 @@ def gate_level_activity(
     (work / "vectors.hex").write_text("".join(f"{int(v):0{digits}x}\n" for v in vectors))
     period_ps = max(2, round(period_ns * 1000))
     cells = cell_models(data_dir, timeout_s=timeout_s)
-    writes, missing = (_state_writes(netlist_text, cells, initial_state) if initial_state
-                       else ([], 0))
+    writes, missing = (_state_writes(netlist_text, top, initial_state, data_dir)
+                       if initial_state else ([], 0))
     tb = write_testbench(
         work / "tb_activity.v", top, in_width=in_width, out_width=ports["y"][1],
         n_vectors=len(vectors), period_ps=period_ps,

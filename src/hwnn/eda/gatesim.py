@@ -169,6 +169,32 @@ def _bit(port: str, width: int, k: int) -> str:
     return port if width == 1 else f"{port}[{k}]"
 
 
+def resolve_preload(nl: Netlist, lib: Mapping[str, CellModel],
+                    initial_state: Sequence[tuple[Sequence[str], int]]
+                    ) -> tuple[dict[str, tuple[bool, str]], int]:
+    """Flip-flops to preload: ``{instance: (bit, state variable)}``, found by the first of
+    each bit's candidate ``Q``-net names the netlist uses, and the number of bits without a
+    flip-flop (synthesis removes registers nothing observes, e.g. the far end of a shift
+    chain). Raises when none of them exists (wrong names rather than pruned registers)."""
+    q_nets = {inst.pins.get("Q", ""): inst for inst in nl.instances
+              if inst.cell in lib and lib[inst.cell].state is not None}
+    preload: dict[str, tuple[bool, str]] = {}
+    missing = 0
+    for names, bit in initial_state:
+        hit = next((q for q in names if q in q_nets), None)
+        if hit is None:
+            missing += 1
+            continue
+        inst = q_nets[hit]
+        state = lib[inst.cell].state
+        assert state is not None
+        preload[inst.name] = (bool(bit), state[0])
+    if initial_state and not preload:
+        raise EdaError("none of the registers to preload exists in the netlist (names such as "
+                       f"{list(initial_state[0][0])}); cannot preload the state")
+    return preload, missing
+
+
 @dataclass(frozen=True)
 class GateSimResult:
     activity: dict[str, float]
@@ -221,19 +247,8 @@ def simulate_activity(
         raise EdaError(f"input ports {missing_ports} need a value (hold_inputs)")
     c0, c1 = np.zeros(phases, dtype=bool), np.ones(phases, dtype=bool)
 
-    # registers to preload: Q net -> value
-    q_nets = {inst.pins.get("Q", ""): inst for inst in nl.instances
-              if lib.get(inst.cell) is not None and lib[inst.cell].state is not None}
-    preload: dict[str, bool] = {}
-    missing = 0
-    for names, bit in initial_state or ():
-        hit = next((q for q in names if q in q_nets), None)
-        if hit is None:
-            missing += 1
-        else:
-            preload[q_nets[hit].name] = bool(bit)
-    if initial_state and not preload:
-        raise EdaError("none of the registers to preload exists in the netlist")
+    preload, missing = resolve_preload(nl, lib, initial_state or ())
+    preload_bits = {inst: bit for inst, (bit, _) in preload.items()}
 
     # Kahn's algorithm over instances; a register waits for its D net only
     consumers: dict[str, list[int]] = {}
@@ -250,7 +265,7 @@ def simulate_activity(
             if inst.pins.get(model.clocked_on) != clock_port:
                 raise EdaError(f"{inst.name}: clocked by {inst.pins.get(model.clocked_on)!r}, "
                                f"not by the clock port {clock_port!r}")
-            needs = [] if inst.name in preload else [inst.pins[model.next_state]]
+            needs = [] if inst.name in preload_bits else [inst.pins[model.next_state]]
         else:
             needs = [inst.pins[p] for p in model.inputs if inst.pins.get(p)]
         needs = [x for x in set(needs) if x not in values]
@@ -267,10 +282,10 @@ def simulate_activity(
         model = lib[inst.cell]
         env: dict[str, np.ndarray] = {"_C0": c0, "_C1": c1}
         if model.state is not None:
-            if inst.name in preload:
-                q = np.full(phases, preload[inst.name])
+            if inst.name in preload_bits:
+                q = np.full(phases, preload_bits[inst.name])
                 d_net = inst.pins[model.next_state]
-                held_checks.append((inst.name, d_net, preload[inst.name]))
+                held_checks.append((inst.name, d_net, preload_bits[inst.name]))
             else:
                 d = values[inst.pins[model.next_state]]
                 state = np.concatenate([[False], d[0::2]])  # s_0 = 0, s_{i+1} = D(A_i)
@@ -308,4 +323,4 @@ def simulate_activity(
         for i in np.flatnonzero(bits[1::2]).tolist():
             outputs[i] |= 1 << k
     return GateSimResult({k: t / n for k, t in toggles.items()}, toggles, n, outputs,
-                         len(preload), missing)
+                         len(preload_bits), missing)

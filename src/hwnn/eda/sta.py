@@ -138,10 +138,14 @@ def _run_sta(lines: list[str], workdir: Path, stem: str, timeout_s: float) -> tu
     return text, log
 
 
-def _workdir(workdir: str | os.PathLike[str]) -> Path:
-    path = Path(workdir).resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _setup(netlist: str | os.PathLike[str], top: str, workdir: str | os.PathLike[str],
+           clock_port: str, period_ns: float, data_dir: str | os.PathLike[str] | None
+           ) -> tuple[Path, list[str]]:
+    """The (created) work folder and the script prologue every STA run starts with."""
+    work = Path(workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    return work, _prologue(liberty_path(data_dir), Path(netlist).resolve(), top, clock_port,
+                           period_ns)
 
 
 def timing(
@@ -155,9 +159,7 @@ def timing(
     data_dir: str | os.PathLike[str] | None = None,
 ) -> TimingResult:
     """Worst setup path of a Nangate45 netlist; fmax = 1000 / critical path (MHz)."""
-    work = _workdir(workdir)
-    lines = _prologue(liberty_path(data_dir), Path(netlist).resolve(), top, clock_port,
-                      period_ns)
+    work, lines = _setup(netlist, top, workdir, clock_port, period_ns, data_dir)
     report = work / "timing.rpt"
     lines.append(f"report_checks -path_delay max -digits 6 > {tcl_word(report.name)}")
     text, log = _run_sta(lines, work, "timing", timeout_s)
@@ -207,9 +209,7 @@ def power_vectorless(
     data_dir: str | os.PathLike[str] | None = None,
 ) -> PowerResult:
     """Power with every data input toggling ``input_activity`` times per clock cycle."""
-    work = _workdir(workdir)
-    lines = _prologue(liberty_path(data_dir), Path(netlist).resolve(), top, clock_port,
-                      period_ns)
+    work, lines = _setup(netlist, top, workdir, clock_port, period_ns, data_dir)
     report = work / "power_vectorless.rpt"
     lines += [
         f"set_power_activity -input -activity {input_activity:.6g} -duty 0.5",
@@ -270,9 +270,7 @@ def power_from_activity(
     """
     if not activity:
         raise EdaError("power_from_activity needs at least one net activity")
-    work = _workdir(workdir)
-    lines = _prologue(liberty_path(data_dir), Path(netlist).resolve(), top, clock_port,
-                      period_ns)
+    work, lines = _setup(netlist, top, workdir, clock_port, period_ns, data_dir)
     report = work / "power_vectors.rpt"
     lines += [
         f"set_power_activity -input -activity {init_input_activity:.6g} -duty 0.5",

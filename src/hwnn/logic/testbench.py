@@ -29,6 +29,14 @@ from hwnn.logic.verilog import (
 MAX_REPORTED = 10
 
 
+def output_words(net: IRNetwork, trace: Trace) -> list[int]:
+    """The value of the design's ``y`` port for each vector of ``trace``: the prediction, or
+    the packed last-layer outputs for a raw head."""
+    if net.head.kind == "raw":
+        return pack_words(trace.outputs[-1], net.layers[-1].out_bits)
+    return [int(v) for v in np.asarray(trace.prediction).tolist()]
+
+
 def write_vectors(net: IRNetwork, trace: Trace, folder: Path, style: Style = "embedded") -> int:
     """Write the vector files for ``trace`` (from :func:`hwnn.ir.reference.run`); returns N."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -37,12 +45,7 @@ def write_vectors(net: IRNetwork, trace: Trace, folder: Path, style: Style = "em
     for k, (layer, out) in enumerate(zip(net.layers, trace.outputs, strict=True)):
         (folder / f"h{k}.hex").write_text(
             hex_lines(pack_words(out, layer.out_bits), layer.out_features * layer.out_bits))
-    last = net.layers[-1]
-    if net.head.kind == "raw":
-        y_words = pack_words(trace.outputs[-1], last.out_bits)
-    else:
-        y_words = [int(v) for v in np.asarray(trace.prediction).tolist()]
-    (folder / "y.hex").write_text(hex_lines(y_words, output_width(net)))
+    (folder / "y.hex").write_text(hex_lines(output_words(net, trace), output_width(net)))
     if style == "generic":
         (folder / "w.bin").write_text("".join(f"{b}\n" for b in generic_chain_stream(net)))
     return len(trace.inputs)

@@ -27,9 +27,9 @@ from hwnn.methods.logic_flow import ir_path, load_run_ir, quantized_inputs
 PROFILE_FILE = "profile.json"
 
 
-def ir_score(net: IRNetwork, codes: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-    """Accuracy (argmax head) or bit error rate (slicer head) of the IR reference."""
-    pred = run(net, codes).prediction
+def ir_score(net: IRNetwork, pred: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """Accuracy (argmax head) or bit error rate (slicer head) of the IR reference's
+    predictions ``pred``."""
     if net.head.kind == "argmax":
         return {"accuracy": float((pred == targets).mean()), "n": len(targets)}
     if net.head.kind == "slicer":
@@ -51,8 +51,7 @@ def profile_run(run_dir: Path, quantile: float | None = None, overflow: Overflow
     save_ir(profiled, ir_path(run_dir, "profiled"))
     test_codes, targets, _ = quantized_inputs(run_dir, "test", None, data_dir,
                                               torch_outputs=False)
-    base_out = run(net, test_codes).outputs[-1]
-    prof_out = run(profiled, test_codes).outputs[-1]
+    base, prof = run(net, test_codes), run(profiled, test_codes)
     layers = [p.summary() for p in profiles]
     report: dict[str, Any] = {
         "run": str(run_dir), "profiled_ir": str(ir_path(run_dir, "profiled")),
@@ -64,9 +63,10 @@ def profile_run(run_dir: Path, quantile: float | None = None, overflow: Overflow
         "bits_saved": sum(x["bits_saved"] for x in layers),
         "layer_acc_bits": {"worst_case": [la.acc_bits for la in net.layers],
                            "profiled": [la.acc_bits for la in profiled.layers]},
-        "test": {"worst_case": ir_score(net, test_codes, targets),
-                 "profiled": ir_score(profiled, test_codes, targets),
-                 "changed_outputs": int(np.any(base_out != prof_out, axis=1).sum()),
+        "test": {"worst_case": ir_score(net, base.prediction, targets),
+                 "profiled": ir_score(profiled, prof.prediction, targets),
+                 "changed_outputs": int(np.any(base.outputs[-1] != prof.outputs[-1],
+                                               axis=1).sum()),
                  "vectors": len(test_codes)},
     }
     atomic_write_bytes(run_dir / PROFILE_FILE, (json.dumps(report, indent=2) + "\n").encode())

@@ -41,6 +41,7 @@ from hwnn.eda.gatesim import simulate_activity
 from hwnn.errors import HwnnError
 from hwnn.ir import IRNetwork, run
 from hwnn.logic.literals import pack_words
+from hwnn.logic.testbench import output_words
 from hwnn.logic.verilog import (
     Style,
     generic_chain_stream,
@@ -105,11 +106,7 @@ def netlist_mismatches(net: IRNetwork, vectors: np.ndarray, outputs: list[int | 
     """Cycles where the gate-level netlist's ``y`` differs from the IR reference (undefined
     outputs count as mismatches once the pipeline is full): the synthesized netlist and the
     preloaded weight state are checked, not only the RTL."""
-    trace = run(net, vectors)
-    if net.head.kind == "raw":
-        expected = pack_words(trace.outputs[-1], net.layers[-1].out_bits)
-    else:
-        expected = [int(v) for v in trace.prediction.tolist()]
+    expected = output_words(net, run(net, vectors))
     got = outputs[lat - 1 :]
     return sum(g != e for g, e in zip(got, expected, strict=False))
 
