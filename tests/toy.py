@@ -23,14 +23,18 @@ def toy_dataset(n: int = 6000, width: int = 24, seed: int = 0) -> Dataset:
                    input_quant=InputQuant(bits=8, signed=True, scale=None))
 
 
-def toy_config(epochs: int = 4, batch_size: int = 64):
+def toy_config(epochs: int = 4, batch_size: int = 64, hw_aware: dict | None = None):
+    """Float → QAT → prune 50 % (→ hardware-aware stages with ``hw_aware`` settings)."""
     stage = {"epochs": epochs, "lr": 3e-3, "lr_step": 2, "patience": 3}
+    train = {"seed": 3, "batch_size": batch_size, "float": stage, "qat": stage,
+             "prune": {**stage, "sparsity": 0.5}}
+    if hw_aware is not None:
+        train["hw_aware"] = {**stage, **hw_aware}
     return parse_config({
         "name": "toy",
         "data": {"task": "mnist"},  # not loaded: the tests pass the toy dataset directly
         "model": {"hidden": [16, 8]},
-        "train": {"seed": 3, "batch_size": batch_size, "float": stage, "qat": stage,
-                  "prune": {**stage, "sparsity": 0.5}},
+        "train": train,
     })
 
 

@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_file(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> Path:
     """Create ``path`` by calling ``writer(tmp)`` on a temporary path, then renaming it."""
     target = Path(path)
@@ -20,6 +26,7 @@ def atomic_file(path: str | os.PathLike[str], writer: Callable[[Path], None]) ->
     tmp = Path(tmp_name)
     try:
         writer(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -58,6 +58,31 @@ class PruneConfig(StageConfig):
     scope: Literal["layer", "global"] = "layer"
 
 
+class HwAwareConfig(StageConfig):
+    """Hardware-aware training (seed 000 §III-C): weights restricted to the ``n`` constants
+    whose multipliers are cheapest, ``n = n_start`` first and ``+ n_step`` until validation
+    recovers to within ``tolerance`` of the unrestricted model (the last static stage)."""
+
+    n_start: int = Field(40, ge=1, le=256, description="first set size (seed: 40)")
+    n_step: int = Field(10, ge=1, description="values added per iteration (seed: 10)")
+    tolerance: float = Field(
+        0.005, ge=0, description="accuracy: largest allowed absolute drop (0.005 = 0.5 points);"
+        " BER: largest allowed relative rise (0.1 = +10 %)")
+    rank_by: Literal["area", "lut6", "csd"] = Field(
+        "area", description="multiplier cost that ranks the constants (hwnn.arith table)")
+    inputs: Literal["unsigned", "signed"] = Field(
+        "unsigned", description="multiplicand kind of the cost table: unsigned = ReLU outputs")
+    curve: list[int] = Field(default_factory=list, description="extra set sizes trained after "
+                             "the selection, for the accuracy-vs-n curve (seed Fig. 10)")
+
+    @model_validator(mode="after")
+    def _curve_in_range(self) -> HwAwareConfig:
+        bad = [n for n in self.curve if not 1 <= n <= 256]
+        if bad:
+            raise ValueError(f"curve sizes must be in [1, 256], got {bad}")
+        return self
+
+
 class TrainConfig(_Strict):
     seed: int = 0
     batch_size: PositiveInt = 1024
@@ -67,6 +92,14 @@ class TrainConfig(_Strict):
     float_stage: StageConfig = Field(alias="float")
     qat: StageConfig | None = None
     prune: PruneConfig | None = Field(None, description="prune, then fine-tune")
+    hw_aware: HwAwareConfig | None = Field(
+        None, description="then retrain with the cheapest-multiplier weight sets")
+
+    @model_validator(mode="after")
+    def _hw_aware_after_qat(self) -> TrainConfig:
+        if self.hw_aware is not None and self.qat is None:
+            raise ValueError("hw_aware needs a qat stage (it restricts quantized weights)")
+        return self
 
 
 class RunConfig(_Strict):

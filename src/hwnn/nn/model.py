@@ -7,7 +7,7 @@ bias can be quantized to the accumulator scale; ``forward_int`` threads
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import pairwise
 
 import torch
@@ -17,6 +17,7 @@ from torch import nn
 from hwnn.data.base import InputQuant
 from hwnn.nn.int_tensor import IntTensor
 from hwnn.nn.layers import QuantAct, QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+from hwnn.quant.codebook import CodebookQuantizer
 from hwnn.quant.uniform import UniformQuantizer, int_act_quant, int_weight_quant
 
 WEIGHT_LAYERS = (QuantLinear, QuantConv2d)
@@ -81,6 +82,47 @@ def set_quant_enabled(model: nn.Module, enabled: bool) -> None:
     """Switch every quantizer on (QAT / integer mode) or off (float training)."""
     for quant in quantizers(model):
         quant.enabled = enabled
+
+
+def set_weight_codebook(model: nn.Module, values: Sequence[int] | None) -> None:
+    """Restrict every weight layer to the integer set ``values`` (a
+    :class:`~hwnn.quant.CodebookQuantizer`, seed 000 §III-C-2), or with ``None`` go back to
+    the uniform quantizer of the same width. Bit width, per-channel mode and the on/off
+    switch of each layer's quantizer are kept."""
+    for module in model.modules():
+        if not isinstance(module, WEIGHT_LAYERS) or module.weight_quant is None:
+            continue
+        old = module.weight_quant
+        new = (int_weight_quant(old.bits, old.per_channel) if values is None
+               else CodebookQuantizer(values, old.bits, old.per_channel))
+        new.enabled = old.enabled
+        module.weight_quant = new
+
+
+def weight_codebook(model: nn.Module) -> list[int] | None:
+    """The codebook shared by the weight layers (None when they are uniform)."""
+    books = {tuple(int(v) for v in m.weight_quant.codebook.tolist())
+             for m in model.modules()
+             if isinstance(m, WEIGHT_LAYERS) and isinstance(m.weight_quant, CodebookQuantizer)}
+    if len(books) > 1:
+        raise ValueError("weight layers hold different codebooks")
+    return list(books.pop()) if books else None
+
+
+def codebook_in_state(state_dict: Mapping[str, torch.Tensor]) -> list[int] | None:
+    """The weight codebook recorded in a state dict (``*.weight_quant.codebook``), so a model
+    can be given matching quantizers before ``load_state_dict``."""
+    books = {tuple(int(v) for v in t.tolist()) for k, t in state_dict.items()
+             if k.endswith("weight_quant.codebook")}
+    if len(books) > 1:
+        raise ValueError("the state dict holds different codebooks per layer")
+    return list(books.pop()) if books else None
+
+
+def load_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
+    """``load_state_dict`` after switching the weight quantizers to the state's codebook."""
+    set_weight_codebook(model, codebook_in_state(state_dict))
+    model.load_state_dict(state_dict)
 
 
 def build_mlp(

@@ -10,7 +10,7 @@ import torch
 from hwnn.config import ModelConfig, RunConfig, parse_config
 from hwnn.data.base import Dataset, InputQuant
 from hwnn.errors import HwnnError
-from hwnn.nn.model import QuantSequential, build_mlp, set_quant_enabled
+from hwnn.nn.model import QuantSequential, build_mlp, load_weights, set_quant_enabled
 
 
 def build_model(cfg: ModelConfig, dataset: Dataset) -> QuantSequential:
@@ -51,7 +51,7 @@ def load_run(run_dir: str | Path) -> tuple[RunConfig, QuantSequential, dict[str,
     ds = blob["dataset"]
     iq = InputQuant(**ds["input_quant"])
     model = build_from_shape(cfg.model, ds["input_width"], ds["num_outputs"], iq)
-    model.load_state_dict(blob["state_dict"])
+    load_weights(model, blob["state_dict"])  # hardware-aware runs carry a weight codebook
     set_quant_enabled(model, blob["quant_enabled"])
     model.eval()
     return cfg, model, ds

@@ -1,7 +1,10 @@
 """One training loop for every task (seed 000 §III-A and §IV).
 
 Flow: ``float`` (quantizers off) → ``qat`` (8-bit weights/activations, from the float
-weights) → ``finetune`` (magnitude pruning applied at its start, then QAT fine-tuning);
+weights) → ``finetune`` (magnitude pruning applied at its start, then QAT fine-tuning) →
+optionally ``hwaware_n<n>`` stages (seed 000 §III-C: weights restricted to the ``n``
+cheapest-multiplier constants, each retrained from the model the static stages produced,
+``n`` chosen by :mod:`hwnn.train.hw_aware`; the selected one becomes the run's model);
 each stage keeps the epoch with the best **validation** score (accuracy, or BER for OFC;
 loss breaks ties) and stops early after ``patience`` epochs without improvement. The test
 split is evaluated once per stage on the selected weights and never used for selection.
@@ -27,11 +30,13 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from hwnn.arith import load_cost_table
 from hwnn.config import PruneConfig, RunConfig, StageConfig, TrainConfig
 from hwnn.data.base import Dataset
 from hwnn.errors import ConfigError
-from hwnn.nn.model import QuantSequential, set_quant_enabled
+from hwnn.nn.model import QuantSequential, load_weights, set_quant_enabled, set_weight_codebook
 from hwnn.prune import magnitude_prune, sparsity_report
+from hwnn.train import hw_aware
 from hwnn.train.build import build_model, dataset_summary
 from hwnn.train.io import atomic_torch_save, atomic_write_json, atomic_write_text
 from hwnn.train.metrics import evaluate, headline, loss_fn, model_inputs, selection_key
@@ -50,6 +55,8 @@ class Stage:
     cfg: StageConfig
     quant: bool
     prune: PruneConfig | None = None
+    codebook_n: int | None = None  # hardware-aware stage: the n cheapest constants
+    purpose: str = ""  # hardware-aware stage: "select" or "curve"
 
 
 def plan_stages(cfg: TrainConfig) -> list[Stage]:
@@ -149,17 +156,80 @@ class Trainer:
         if state["done"]:
             self.console.print(f"[green]{self.run_dir} is complete[/]; nothing to do")
             return state["metrics"]
+        for n, purpose in (state.get("hw") or {}).get("stages", []):
+            self.stages.append(self._hw_stage(n, purpose))
         if state["stage_idx"] or state["epoch"] or state["stage_started"]:
-            self.model.load_state_dict(state["model"])
-            self.console.print(f"resuming {self.run_dir} at stage "
-                               f"{self.stages[state['stage_idx']].name}, epoch {state['epoch']}")
+            load_weights(self.model, state["model"])
+            where = (self.stages[state["stage_idx"]].name if state["stage_idx"] < len(self.stages)
+                     else "the hardware-aware schedule")
+            self.console.print(f"resuming {self.run_dir} at {where}, epoch {state['epoch']}")
         atomic_write_text(self.run_dir / "config.yaml",
                           yaml.safe_dump(self.cfg_dict, sort_keys=False))
-        for stage_idx in range(state["stage_idx"], len(self.stages)):
+        while True:
+            stage_idx = state["stage_idx"]
+            if stage_idx >= len(self.stages) and not self._plan_hw_stage(state):
+                break
             self._run_stage(stage_idx, self.stages[stage_idx], state)
+        if state.get("hw") is not None:
+            load_weights(self.model, state["hw"]["selected_model"])
         return self._finish(state)
 
+    # ------------------------------------------------------------ hardware-aware stages
+    def _hw_values(self, n: int) -> list[int]:
+        hw = self.cfg.train.hw_aware
+        assert hw is not None
+        return load_cost_table().cheapest(n, hw.rank_by, hw.inputs)
+
+    def _hw_stage(self, n: int, purpose: str) -> Stage:
+        assert self.cfg.train.hw_aware is not None
+        return Stage(hw_aware.stage_name(n), self.cfg.train.hw_aware, quant=True, codebook_n=n,
+                     purpose=purpose)
+
+    def _plan_hw_stage(self, state: dict[str, Any]) -> bool:
+        """Append the next hardware-aware stage (seed 000 §III-C-1); False when done."""
+        cfg = self.cfg.train.hw_aware
+        if cfg is None:
+            return False
+        if state.get("hw") is None:
+            last = self.stages[-1].name
+            metric = "accuracy" if self.dataset.kind == "classification" else "ber"
+            state["hw"] = hw_aware.new_schedule(metric, state["results"][last]["val"][metric])
+            state["hw"].update(stages=[], base=copy.deepcopy(self.model.state_dict()),
+                               reference_stage=last, selected_model=None)
+        step = hw_aware.next_size(state["hw"], cfg)
+        if step is None:
+            return False
+        n, purpose = step
+        state["hw"]["stages"].append([n, purpose])
+        self.stages.append(self._hw_stage(n, purpose))
+        return True
+
+    def _start_hw_stage(self, stage: Stage, state: dict[str, Any]) -> None:
+        """Reset to the unrestricted model, then restrict the weights to the n cheapest."""
+        assert stage.codebook_n is not None
+        load_weights(self.model, state["hw"]["base"])
+        set_weight_codebook(self.model, self._hw_values(stage.codebook_n))
+        set_quant_enabled(self.model, True)
+        self.console.print(f"\\[{stage.name}] weights restricted to the {stage.codebook_n} "
+                           f"cheapest constants ({stage.purpose}): val "
+                           f"{headline(self.dataset, self._evaluate('val'))}")
+
+    def _finish_hw_stage(self, stage: Stage, state: dict[str, Any], result: dict[str, Any]
+                         ) -> None:
+        cfg, hw = self.cfg.train.hw_aware, state["hw"]
+        assert cfg is not None and stage.codebook_n is not None
+        metric = hw["metric"]
+        ok = hw_aware.record_trial(hw, cfg, stage.codebook_n, self._hw_values(stage.codebook_n),
+                                   result["val"][metric], result["test"][metric], stage.purpose)
+        if stage.purpose == "select" and hw["selected"] == stage.codebook_n:
+            hw["selected_model"] = copy.deepcopy(self.model.state_dict())
+        verdict = "within" if ok else "outside"
+        self.console.print(f"\\[{stage.name}] val {metric} {result['val'][metric]:.6g} is {verdict}"
+                           f" the tolerance of {hw['reference_val']:.6g} ({hw['reference_stage']})")
+
     def _run_stage(self, stage_idx: int, stage: Stage, state: dict[str, Any]) -> None:
+        if stage.codebook_n is not None and not state["stage_started"]:
+            self._start_hw_stage(stage, state)
         set_quant_enabled(self.model, stage.quant)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=stage.cfg.lr)
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, stage.cfg.lr_step,
@@ -196,6 +266,8 @@ class Trainer:
         self.console.print(f"[bold]\\[{stage.name}][/] selected epoch {result['best_epoch']}: "
                            f"val {headline(self.dataset, result['val'])}, "
                            f"test {headline(self.dataset, result['test'])}")
+        if stage.codebook_n is not None:
+            self._finish_hw_stage(stage, state, result)
         state.update(stage_idx=stage_idx + 1, epoch=0, stage_started=False, best=None)
         self._save(state, None, None)
         atomic_write_json(self.run_dir / METRICS, self._metrics(state, status="running"))
@@ -264,11 +336,28 @@ class Trainer:
                 summary[stage] = results[stage]["test"][metric]
         if "pruned" in results:
             summary["pruned_before_finetune"] = results["pruned"]["test"][metric]
+        out_hw = self._hw_metrics(state)
+        if out_hw is not None and out_hw["n"] is not None:
+            summary["hw_aware"] = hw_aware.trial_of(state["hw"], out_hw["n"])["test"]
+            summary["hw_aware_n"] = out_hw["n"]
         return {"format": RUN_FORMAT, "name": self.cfg.name, "status": status,
                 "dataset": dataset_summary(self.dataset),
                 "summary_test": summary, "stages": results,
                 "sparsity": sparsity_report(self.model),
+                **({} if out_hw is None else {"hw_aware": out_hw}),
                 "history": state["history"]}
+
+    def _hw_metrics(self, state: dict[str, Any]) -> dict[str, Any] | None:
+        """The schedule without model snapshots: chosen n, its value set, every trial."""
+        hw, cfg = state.get("hw"), self.cfg.train.hw_aware
+        if hw is None or cfg is None:
+            return None
+        n = hw["selected"]
+        return {"n": n, "values": None if n is None else hw_aware.trial_of(hw, n)["values"],
+                "recovered": hw["recovered"], "metric": hw["metric"],
+                "reference_stage": hw["reference_stage"], "reference_val": hw["reference_val"],
+                "tolerance": cfg.tolerance, "rank_by": cfg.rank_by, "inputs": cfg.inputs,
+                "trials": hw["trials"]}
 
     def _finish(self, state: dict[str, Any]) -> dict[str, Any]:
         metrics = self._metrics(state, status="done")
