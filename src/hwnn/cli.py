@@ -53,7 +53,8 @@ def _print_summary(metrics: dict[str, Any], out: Path) -> None:
     for col in ("stage", summary["metric"]):
         table.add_column(col)
     labels = {"float": "float", "qat": "QAT", "pruned_before_finetune": "pruned (no fine-tune)",
-              "finetune": "pruned + fine-tuned"}
+              "finetune": "pruned + fine-tuned",
+              "hw_aware": f"hardware-aware, n = {summary.get('hw_aware_n')} cheapest values"}
     for key, label in labels.items():
         if key in summary:
             value = summary[key]
@@ -310,6 +311,55 @@ def synth_summary(entry: dict[str, Any]) -> str:
         text += (f", {entry['power_vectors_mw']:.3f} mW from {entry['power_vectors']} test "
                  f"vectors (netlist vs IR mismatches: {entry['gate_level_vs_ir_mismatches']})")
     return text + f" ({entry['seconds']} s)"
+
+
+@app.command()
+def sweep(
+    file: Annotated[Path, typer.Argument(help="sweep YAML (see configs/sweeps/)")],
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster address (default: start a local Ray with --jobs cores)")] = None,
+    jobs: Annotated[int | None, typer.Option(min=1, help="jobs at once on local Ray "
+                                             "(default: all cores)")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="run only this job (repeatable)")] = None,
+    report_only: Annotated[bool, typer.Option(help="rebuild the combined report, run "
+                                              "nothing")] = False,
+) -> None:
+    """Run many train -> export -> sim -> synth jobs as Ray tasks; resumes finished jobs."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hwnn.sweep import load_sweep, run_sweep, write_report
+
+    try:
+        spec, job_list = load_sweep(file)
+    except HwnnError as err:
+        _fail(err)
+    if report_only:
+        report = write_report(spec, job_list)
+        console.print(f"report: {', '.join(report['paths'])}")
+        return
+    console.print(f"sweep {spec.name}: {len(job_list)} jobs -> {spec.out} (per-job logs: "
+                  f"{spec.out}/<job>/job.log)")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("jobs", total=len(only) if only else len(job_list))
+
+        def update(name: str, status: dict[str, Any] | None, done: int, total: int) -> None:
+            text = ("done earlier" if status is None else
+                    f"{status['status']} in {status.get('seconds', 0):.0f} s"
+                    + (f": {status['error']}" if status.get("error") else ""))
+            progress.console.print(f"{name}: {text}", highlight=False, soft_wrap=True)
+            progress.update(task, completed=done, total=total)
+
+        try:
+            report = run_sweep(spec, job_list, address=address, parallel=jobs, only=only,
+                               on_update=update)
+        except HwnnError as err:
+            _fail(err)
+    failed = [r["name"] for r in report["jobs"] if r["status"] == "failed"]
+    console.print(f"report: {', '.join(report['paths'])}")
+    if failed:
+        console.print(f"[bold red]{len(failed)} job(s) failed:[/] {', '.join(failed)}")
+        raise typer.Exit(1)
 
 
 @data_app.command("verify")

@@ -108,6 +108,13 @@ class RunConfig(_Strict):
     model: ModelConfig
     train: TrainConfig
 
+    @model_validator(mode="after")
+    def _hw_aware_needs_8bit(self) -> RunConfig:
+        if self.train.hw_aware is not None and self.model.weight_bits != 8:
+            raise ValueError("train.hw_aware ranks signed 8-bit constants (hwnn.arith cost "
+                             f"table); set model.weight_bits: 8 (got {self.model.weight_bits})")
+        return self
+
     def to_yaml_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 

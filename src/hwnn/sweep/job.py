@@ -1,0 +1,143 @@
+"""One sweep job, run start to finish in one process: train → export → simulate → synthesise.
+
+Every step is resumable, so a re-run of the sweep only does what is missing: training
+resumes from its checkpoint (or is a no-op when done), a simulation is skipped when its
+``sim*.json`` passed with the requested number of vectors, a synthesis when ``synth.json``
+already holds the design/target with the same clock and power vectors. Output of the
+library (training epochs, tool progress) goes to ``RUN/job.log``; the outcome of each step
+to ``RUN/job.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from hwnn.atomic import atomic_write_bytes
+from hwnn.sweep.spec import DesignSpec, Job
+
+JOB_FILE = "job.json"
+JOB_LOG = "job.log"
+
+
+def sim_file(run_dir: Path, design: DesignSpec) -> Path:
+    from hwnn.methods.logic_flow import design_name
+
+    name = design_name(design.style, design.extra_stages, design.variant)
+    return run_dir / ("sim.json" if name == "embedded" else f"sim_{name}.json")
+
+
+def _sim_done(path: Path, vectors: int) -> bool:
+    if not path.is_file():
+        return False
+    doc = json.loads(path.read_text())
+    return bool(doc.get("passed")) and doc.get("vectors") == vectors
+
+
+def _synth_done(run_dir: Path, key: str, job: Job, target: str) -> bool:
+    path = run_dir / "synth.json"
+    if not path.is_file():
+        return False
+    entry = json.loads(path.read_text()).get("designs", {}).get(key)
+    if entry is None:
+        return False
+    if target == "fpga":
+        return True
+    return (entry.get("power_clock_mhz") == round(1000.0 / job.clock_ns, 3)
+            and entry.get("power_vectors", 0) == job.power_vectors)
+
+
+def _write_status(run_dir: Path, status: dict[str, Any]) -> None:
+    atomic_write_bytes(run_dir / JOB_FILE, (json.dumps(status, indent=2) + "\n").encode())
+
+
+def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> None:
+    from hwnn.data import load_dataset
+    from hwnn.methods.logic_flow import export, simulate_run
+    from hwnn.methods.synth_flow import design_label, synth_run
+    from hwnn.train.loop import Trainer
+
+    def step(name: str) -> contextlib.AbstractContextManager[None]:
+        @contextlib.contextmanager
+        def timed() -> Any:
+            t0 = time.perf_counter()
+            status["current"] = name
+            _write_status(run_dir, status)
+            yield
+            status["steps"][name] = {"seconds": round(time.perf_counter() - t0, 1)}
+            _write_status(run_dir, status)
+        return timed()
+
+    if "train" in job.steps:
+        with step("train"):
+            cfg = job.run_config()
+            ds = load_dataset(cfg.data.task, cfg.data.data_dir, cfg.data.seed, cfg.data.ofc)
+            Trainer(cfg, ds, run_dir, console=console, progress=False).run()
+    if "export" in job.steps:
+        with step("export"):
+            export(run_dir)
+    if "sim" in job.steps:
+        seen: set[Path] = set()
+        for design in job.designs:
+            path = sim_file(run_dir, design)
+            if not design.sim or path in seen:
+                continue
+            seen.add(path)
+            if _sim_done(path, job.sim_vectors):
+                console.print(f"sim {path.name}: done earlier, skipped")
+                continue
+            with step(f"sim:{design.name}"):
+                report = simulate_run(run_dir, job.sim_vectors, design.style,
+                                      design.extra_stages, data_dir=job.data_dir,
+                                      variant=design.variant)
+            if not report["passed"]:
+                raise RuntimeError(f"simulation of {design.name} failed: see {report['path']}")
+    if "synth" in job.steps:
+        for design in job.designs:
+            label = design_label(design.style, design.extra_stages, design.variant,
+                                 design.retime)
+            for target in design.targets:
+                if _synth_done(run_dir, f"{label}/{target}", job, target):
+                    console.print(f"synth {label}/{target}: done earlier, skipped")
+                    continue
+                with step(f"synth:{design.name}:{target}"):
+                    synth_run(run_dir, target, design.style, design.extra_stages,
+                              design.variant, design.retime, job.clock_ns,
+                              power_vectors=job.power_vectors, timeout_s=job.timeout_s,
+                              data_dir=job.data_dir)
+
+
+def run_job(job_data: dict[str, Any], run_dir: str) -> dict[str, Any]:
+    """Run every step of one job (a plain-dict :class:`Job`, so it crosses process and
+    machine boundaries as JSON); returns and writes the job status. Never raises: a
+    failure is recorded with its traceback so the rest of the sweep goes on."""
+    import torch
+    from rich.console import Console
+
+    job = Job.model_validate(job_data)
+    out = Path(run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)  # one core per job; Ray runs as many jobs as cores
+    status: dict[str, Any] = {"name": job.name, "status": "running", "steps": {},
+                              "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                              "job": job.model_dump(mode="json")}
+    t0 = time.perf_counter()
+    with (out / JOB_LOG).open("a") as log, contextlib.redirect_stdout(log), \
+            contextlib.redirect_stderr(log):
+        console = Console(file=log, width=120, force_terminal=False)
+        console.print(f"=== job {job.name} started {status['started']}")
+        try:
+            _steps(job, out, status, console)
+            status["status"] = "done"
+        except Exception as err:  # recorded for the sweep report, not swallowed silently
+            status.update(status="failed", error=f"{type(err).__name__}: {err}")
+            console.print(traceback.format_exc())
+        status.pop("current", None)
+        status["seconds"] = round(time.perf_counter() - t0, 1)
+        console.print(f"=== job {job.name} {status['status']} after {status['seconds']} s")
+    _write_status(out, status)
+    return status

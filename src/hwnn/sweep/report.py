@@ -1,0 +1,100 @@
+"""The combined report of a sweep: one row per job and design, read back from the job
+folders (``metrics.json``, ``synth.json``, ``sim*.json``, ``job.json``), so it can be
+rebuilt at any time without re-running anything. Written next to the job folders as
+``<out>/../<name>.json`` and ``.md``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hwnn.atomic import atomic_write_bytes
+from hwnn.report.markdown import score, table
+from hwnn.sweep.job import JOB_FILE, sim_file
+from hwnn.sweep.spec import Job, SweepSpec
+
+SYNTH_FIELDS = ("area_um2", "cells", "flip_flops", "fmax_mhz", "critical_path_ns",
+                "power_clock_mhz", "power_vectors_mw", "power_vectors", "power_vectorless_mw",
+                "gate_level_vs_ir_mismatches", "luts", "carry4", "latency_cycles",
+                "nonzero_weights", "seconds")
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def collect_job(run_dir: Path, job: Job) -> dict[str, Any]:
+    """Everything the tables need about one job (missing pieces are None)."""
+    status = _read(run_dir / JOB_FILE) or {"status": "not run"}
+    metrics = _read(run_dir / "metrics.json") or {}
+    synth = (_read(run_dir / "synth.json") or {}).get("designs", {})
+    from hwnn.methods.synth_flow import design_label
+
+    designs: dict[str, Any] = {}
+    for d in job.designs:
+        label = design_label(d.style, d.extra_stages, d.variant, d.retime)
+        sim = _read(sim_file(run_dir, d)) if d.sim else None
+        entry: dict[str, Any] = {"label": label, "style": d.style, "extra_stages": d.extra_stages,
+                                 "retime": d.retime, "variant": d.variant,
+                                 "sim": None if sim is None else {
+                                     "passed": sim.get("passed"), "vectors": sim.get("vectors"),
+                                     "mismatches": {k: v["mismatches"] for k, v in
+                                                    sim.get("simulators", {}).items()}}}
+        for target in d.targets:
+            got = synth.get(f"{label}/{target}")
+            entry[target] = None if got is None else {k: got[k] for k in SYNTH_FIELDS if k in got}
+        designs[d.name] = entry
+    hw = metrics.get("hw_aware")
+    return {"name": job.name, "status": status.get("status"), "error": status.get("error"),
+            "seconds": status.get("seconds"), "run_dir": str(run_dir),
+            "summary_test": metrics.get("summary_test"),
+            "sparsity": (metrics.get("sparsity") or {}).get("total"),
+            "hw_aware": None if hw is None else {k: hw[k] for k in
+                                                 ("n", "values", "recovered", "trials")},
+            "designs": designs}
+
+
+def _fmt(value: Any, spec: str = ",.0f") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def markdown(spec: SweepSpec, rows: list[dict[str, Any]]) -> str:
+    lines = [f"# Sweep {spec.name}", "",
+             f"Jobs in `{spec.out}`; rebuilt from the job folders by `hwnn sweep FILE "
+             "--report-only`.", ""]
+    head = ["job", "status", "metric", "float", "pruned", "final", "n", "design", "area um²",
+            "fmax MHz", "power mW", "LUT6", "sim"]
+    body = []
+    for r in rows:
+        s = r["summary_test"] or {}
+        metric = s.get("metric", "accuracy")
+        final = s.get("hw_aware", s.get("finetune", s.get("qat")))
+        hw = r["hw_aware"] or {}
+        designs = r["designs"] or {"–": {}}
+        for dname, d in designs.items():
+            asic, fpga, sim = d.get("asic") or {}, d.get("fpga") or {}, d.get("sim") or {}
+            body.append([
+                r["name"], r["status"], metric,
+                *(score(metric, s[k]) if k in s else "–" for k in ("float", "finetune")),
+                score(metric, final) if final is not None else "–", _fmt(hw.get("n"), "d"),
+                dname, _fmt(asic.get("area_um2")), _fmt(asic.get("fmax_mhz"), ".1f"),
+                _fmt(asic.get("power_vectors_mw"), ".1f"), _fmt(fpga.get("luts"), ",d"),
+                "–" if not sim else ("pass" if sim.get("passed") else "FAIL")])
+    lines += table(head, body)
+    failed = [r for r in rows if r["status"] == "failed"]
+    if failed:
+        lines += ["", "## Failed jobs", ""]
+        lines += [f"- {r['name']}: {r['error']} (log: {r['run_dir']}/job.log)" for r in failed]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(spec: SweepSpec, jobs: list[Job]) -> dict[str, Any]:
+    out = Path(spec.out)
+    rows = [collect_job(out / j.name, j) for j in jobs]
+    report = {"sweep": spec.name, "out": spec.out, "jobs": rows}
+    base = out.parent / spec.name
+    atomic_write_bytes(base.with_suffix(".json"), (json.dumps(report, indent=2) + "\n").encode())
+    atomic_write_bytes(base.with_suffix(".md"), markdown(spec, rows).encode())
+    report["paths"] = [str(base.with_suffix(".json")), str(base.with_suffix(".md"))]
+    return report

@@ -1,0 +1,174 @@
+"""Sweep files: many train → export → simulate → synthesise jobs described in one YAML.
+
+A sweep names a folder for its runs, defaults shared by every job, and a list of jobs. A
+job is a run config (``config:``, a path relative to the sweep file) with dotted-key
+overrides (``set:``) and an optional ``grid:`` whose cartesian product multiplies it::
+
+    name: table1
+    out: results/table1/runs            # one run folder per job (relative to the repo)
+    defaults:
+      set: {train.hw_aware: {epochs: 30, tolerance: 0.005}}
+      sim_vectors: 10000
+      designs:
+        - {name: base, style: generic, targets: [asic, fpga]}
+        - {name: prop, style: embedded, extra_stages: 1, retime: true, targets: [asic]}
+    jobs:
+      - {name: nid_a, config: ../nid_a.yaml}
+      - name: nid_low
+        config: ../nid_a.yaml
+        grid: {model.weight_bits: [2, 3, 4]}
+
+Every field is validated; an unknown key or a bad value fails before any job starts, with
+the job's name in the message.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+
+from hwnn.config import RunConfig, parse_config
+from hwnn.errors import ConfigError
+
+Step = Literal["train", "export", "sim", "synth"]
+ALL_STEPS: tuple[Step, ...] = ("train", "export", "sim", "synth")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DesignSpec(_Strict):
+    """One hardware design of a job's network (see ``hwnn synth``)."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    style: Literal["embedded", "generic"] = "embedded"
+    extra_stages: int = Field(0, ge=0, le=8)
+    retime: bool = False
+    variant: Literal["net", "profiled"] = "net"
+    targets: list[Literal["asic", "fpga"]] = Field(default_factory=lambda: ["asic", "fpga"])
+    sim: bool = Field(True, description="simulate the RTL against the IR reference")
+
+    @model_validator(mode="after")
+    def _retime_asic_only(self) -> DesignSpec:
+        if self.retime and self.targets != ["asic"]:
+            raise ValueError(f"design {self.name}: retime is implemented for targets: [asic]")
+        return self
+
+
+class JobDefaults(_Strict):
+    set: dict[str, Any] = Field(default_factory=dict, description="dotted-key overrides")
+    steps: list[Step] = Field(default_factory=lambda: list(ALL_STEPS))
+    designs: list[DesignSpec] = Field(default_factory=list)
+    sim_vectors: PositiveInt = 10_000
+    power_vectors: int = Field(1000, ge=0)
+    clock_ns: float = Field(2.0, gt=0, description="clock for power (and ABC's target)")
+    timeout_s: float = Field(4 * 3600, gt=0, description="per EDA tool call")
+
+
+class JobSpec(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    config: str = Field(description="run config YAML, relative to the sweep file")
+    set: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    steps: list[Step] | None = None
+    designs: list[DesignSpec] | None = None
+
+
+class SweepSpec(_Strict):
+    name: str = Field(min_length=1)
+    out: str = Field(description="folder of the job runs, relative to the current directory")
+    data_dir: str | None = None
+    defaults: JobDefaults = Field(default_factory=JobDefaults)
+    jobs: list[JobSpec] = Field(min_length=1)
+
+
+class Job(BaseModel):
+    """A fully resolved job: its run config as a plain dict plus what to do with it."""
+
+    name: str
+    config: dict[str, Any]
+    steps: list[Step]
+    designs: list[DesignSpec]
+    sim_vectors: int
+    power_vectors: int
+    clock_ns: float
+    timeout_s: float
+    data_dir: str | None = None
+
+    def run_config(self) -> RunConfig:
+        return parse_config(self.config, f"job {self.name}")
+
+
+def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    """``tree["a"]["b"] = value`` for ``key = "a.b"`` (missing levels are created)."""
+    parts = key.split(".")
+    if not all(parts):
+        raise ConfigError(f"bad override key {key!r}")
+    node = tree
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"override {key!r}: {part!r} is not a mapping")
+        node = nxt
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def _grid_suffix(key: str, value: Any) -> str:
+    text = "-".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    return f"{key.split('.')[-1]}{text}".replace(" ", "")
+
+
+def expand(spec: SweepSpec, base_dir: Path) -> list[Job]:
+    """Resolve every job (grid expanded, overrides applied, configs validated)."""
+    jobs: list[Job] = []
+    d = spec.defaults
+    for js in spec.jobs:
+        path = (base_dir / js.config).resolve()
+        if not path.is_file():
+            raise ConfigError(f"job {js.name}: config file not found: {path}")
+        base = yaml.safe_load(path.read_text())
+        keys = list(js.grid)
+        for combo in itertools.product(*(js.grid[k] for k in keys)) if keys else [()]:
+            name = "_".join([js.name, *(_grid_suffix(k, v) for k, v in zip(keys, combo,
+                                                                           strict=True))])
+            cfg = copy.deepcopy(base)
+            for key, value in [*d.set.items(), *js.set.items(), *zip(keys, combo, strict=True)]:
+                set_dotted(cfg, key, value)
+            cfg["name"] = name
+            if spec.data_dir is not None:
+                cfg.setdefault("data", {})["data_dir"] = spec.data_dir
+            job = Job(name=name, config=cfg, steps=js.steps or d.steps,
+                      designs=js.designs if js.designs is not None else d.designs,
+                      sim_vectors=d.sim_vectors, power_vectors=d.power_vectors,
+                      clock_ns=d.clock_ns, timeout_s=d.timeout_s, data_dir=spec.data_dir)
+            job.run_config()  # validate now, not inside a worker
+            jobs.append(job)
+    names = [j.name for j in jobs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"duplicate job names: {dupes}")
+    return jobs
+
+
+def load_sweep(path: str | Path) -> tuple[SweepSpec, list[Job]]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from None
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as err:
+        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
+        raise ConfigError(f"{path}: " + "; ".join(parts)) from None
+    return spec, expand(spec, path.parent)

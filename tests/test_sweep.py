@@ -1,0 +1,106 @@
+"""Sweeps: spec expansion and validation, and a small sweep on local Ray that resumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwnn.errors import ConfigError
+from hwnn.sweep import load_sweep, run_sweep
+from hwnn.sweep.spec import set_dotted
+
+TINY = {"name": "tiny", "data": {"task": "nid"}, "model": {"hidden": [3]},
+        "train": {"float": {"epochs": 1}, "qat": {"epochs": 1},
+                  "prune": {"epochs": 1, "sparsity": 0.8}}}
+
+
+def _write(tmp: Path, sweep: dict) -> Path:
+    (tmp / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    path = tmp / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    return path
+
+
+def test_grid_overrides_and_defaults(tmp_path: Path) -> None:
+    path = _write(tmp_path, {
+        "name": "s", "out": str(tmp_path / "jobs"),
+        "defaults": {"set": {"train.batch_size": 256}, "sim_vectors": 7,
+                     "designs": [{"name": "p", "targets": ["fpga"]}]},
+        "jobs": [{"name": "a", "config": "tiny.yaml", "set": {"model.hidden": [5]},
+                  "grid": {"model.weight_bits": [4, 8], "train.prune.sparsity": [0.5]}},
+                 {"name": "b", "config": "tiny.yaml", "steps": ["train"], "designs": []}]})
+    _, jobs = load_sweep(path)
+    assert [j.name for j in jobs] == ["a_weight_bits4_sparsity0.5", "a_weight_bits8_sparsity0.5",
+                                      "b"]
+    a4 = jobs[0].run_config()
+    assert a4.name == jobs[0].name and a4.model.weight_bits == 4 and a4.model.hidden == [5]
+    assert a4.train.batch_size == 256 and a4.train.prune.sparsity == 0.5
+    assert jobs[0].sim_vectors == 7 and jobs[0].designs[0].targets == ["fpga"]
+    assert jobs[2].steps == ["train"] and jobs[2].designs == []
+
+
+@pytest.mark.parametrize("sweep, message", [
+    ({"name": "s", "out": "o", "jobs": [{"name": "a", "config": "nope.yaml"}]},
+     "config file not found"),
+    ({"name": "s", "out": "o", "jobs": [{"name": "a", "config": "tiny.yaml", "bogus": 1}]},
+     "bogus"),
+    ({"name": "s", "out": "o", "jobs": [{"name": "a", "config": "tiny.yaml",
+                                         "set": {"model.hidden": "x"}}]}, "job a"),
+    ({"name": "s", "out": "o", "jobs": [{"name": "a", "config": "tiny.yaml"},
+                                        {"name": "a", "config": "tiny.yaml"}]}, "duplicate"),
+    ({"name": "s", "out": "o", "defaults": {"designs": [{"name": "r", "retime": True}]},
+      "jobs": [{"name": "a", "config": "tiny.yaml"}]}, "retime"),
+    ({"name": "s", "out": "o", "defaults": {"set": {"train.hw_aware": {"epochs": 1}}},
+      "jobs": [{"name": "a", "config": "tiny.yaml", "set": {"model.weight_bits": 4}}]},
+     "weight_bits: 8"),
+])
+def test_bad_sweeps_fail_before_running(tmp_path: Path, sweep: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_sweep(_write(tmp_path, sweep))
+
+
+def test_set_dotted_refuses_a_path_through_a_value() -> None:
+    tree = {"a": 1}
+    with pytest.raises(ConfigError, match="not a mapping"):
+        set_dotted(tree, "a.b", 2)
+    set_dotted(tree, "c.d", [1])
+    assert tree == {"a": 1, "c": {"d": [1]}}
+
+
+def test_small_sweep_on_ray_runs_reports_and_resumes(tmp_path: Path) -> None:
+    path = _write(tmp_path, {
+        "name": "tiny_sweep", "out": str(tmp_path / "jobs"),
+        "defaults": {"sim_vectors": 100, "set": {"train.hw_aware": {
+            "epochs": 1, "n_start": 20, "tolerance": 0.5}},
+            "designs": [{"name": "prop", "targets": ["fpga"]}]},
+        "jobs": [{"name": "a", "config": "tiny.yaml"},
+                 {"name": "b", "config": "tiny.yaml", "set": {"train.seed": 1}}]})
+    spec, jobs = load_sweep(path)
+    seen: list[tuple[str, str | None]] = []
+    report = run_sweep(spec, jobs, parallel=2, on_update=lambda name, status, done, total:
+                       seen.append((name, None if status is None else status["status"])))
+    assert sorted(seen) == [("a", "done"), ("b", "done")]
+    rows = {r["name"]: r for r in report["jobs"]}
+    for name in ("a", "b"):
+        run = tmp_path / "jobs" / name
+        synth = json.loads((run / "synth.json").read_text())["designs"]["embedded/fpga"]
+        row = rows[name]
+        assert row["status"] == "done" and row["hw_aware"]["n"] == 20
+        assert row["designs"]["prop"]["fpga"]["luts"] == synth["luts"] > 0
+        assert row["designs"]["prop"]["sim"] == {"passed": True, "vectors": 100,
+                                                 "mismatches": row["designs"]["prop"]["sim"][
+                                                     "mismatches"]}
+        assert set(row["designs"]["prop"]["sim"]["mismatches"].values()) == {0}
+        assert (run / "job.log").read_text().count("=== job") == 2
+    md = (tmp_path / "tiny_sweep.md").read_text()
+    assert "| a | done | accuracy" in md
+    # a second run skips both jobs without touching them
+    stamp = (tmp_path / "jobs" / "a" / "job.json").stat().st_mtime_ns
+    seen.clear()
+    run_sweep(spec, jobs, parallel=2, on_update=lambda name, status, done, total:
+              seen.append((name, status)))
+    assert sorted(seen) == [("a", None), ("b", None)]
+    assert (tmp_path / "jobs" / "a" / "job.json").stat().st_mtime_ns == stamp
