@@ -17,6 +17,7 @@ from hwnn.nn.model import weight_codebook
 from hwnn.train.build import load_run
 from hwnn.train.hw_aware import new_schedule, next_size, record_trial, within_tolerance
 from hwnn.train.loop import Trainer
+from hwnn.train.weight_stats import weight_cost_stats
 
 sys.path.insert(0, str(Path(__file__).parent))
 from toy import toy_config, toy_dataset
@@ -90,12 +91,17 @@ def test_toy_run_selects_a_set_and_its_weights_stay_inside_it(tmp_path: Path) ->
     table = load_cost_table()
     assert hw["values"] == table.cheapest(hw["n"], "area", "unsigned")
     assert metrics["summary_test"]["hw_aware_n"] == hw["n"]
+    # weight statistics: the selected model uses only set values, costed by the table
+    stats = next(t for t in hw["trials"] if t["n"] == hw["n"])["weights"]
+    assert stats["distinct_nonzero_values"] <= hw["n"] and stats["nonzero_weights"] > 0
+    assert hw["reference_weights"]["nonzero_weights"] >= stats["nonzero_weights"]
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["hw_aware"]["n"] == hw["n"]
     # the saved model is the selected one: codebook, weights inside it, reported accuracy,
     # pruning mask kept, integer mode exact
     _, model, _ = load_run(tmp_path / "run")
     assert weight_codebook(model) == hw["values"]
+    assert weight_cost_stats(model, table, "unsigned") == stats
     for _, layer in model.weight_layers():
         codes, _ = layer.weight_quant.quantize(layer.masked_weight())
         assert set(codes.unique().tolist()) <= set(hw["values"])

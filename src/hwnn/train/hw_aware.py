@@ -41,11 +41,14 @@ def new_schedule(metric: str, reference_val: float) -> dict[str, Any]:
 
 
 def record_trial(schedule: dict[str, Any], cfg: HwAwareConfig, n: int, values: list[int],
-                 val: float, test: float, purpose: str) -> bool:
-    """Store one trained size; returns whether it meets the tolerance."""
+                 val: float, test: float, purpose: str,
+                 weights: dict[str, Any] | None = None) -> bool:
+    """Store one trained size (with optional weight statistics); returns whether it meets
+    the tolerance."""
     ok = within_tolerance(schedule["metric"], schedule["reference_val"], val, cfg.tolerance)
     schedule["trials"].append({"n": n, "values": values, "val": val, "test": test,
-                               "within_tolerance": ok, "purpose": purpose})
+                               "within_tolerance": ok, "purpose": purpose,
+                               "weights": weights})
     if purpose == "select" and (ok or n >= MAX_SIZE):
         schedule["selected"], schedule["recovered"] = n, ok
     return ok

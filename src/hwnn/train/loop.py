@@ -40,6 +40,7 @@ from hwnn.train import hw_aware
 from hwnn.train.build import build_model, dataset_summary
 from hwnn.train.io import atomic_torch_save, atomic_write_json, atomic_write_text
 from hwnn.train.metrics import evaluate, headline, loss_fn, model_inputs, selection_key
+from hwnn.train.weight_stats import weight_cost_stats
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
@@ -180,6 +181,11 @@ class Trainer:
         assert hw is not None
         return load_cost_table().cheapest(n, hw.rank_by, hw.inputs)
 
+    def _weight_stats(self) -> dict[str, Any]:
+        hw = self.cfg.train.hw_aware
+        assert hw is not None
+        return weight_cost_stats(self.model, load_cost_table(), hw.inputs)
+
     def _hw_stage(self, n: int, purpose: str) -> Stage:
         assert self.cfg.train.hw_aware is not None
         return Stage(hw_aware.stage_name(n), self.cfg.train.hw_aware, quant=True, codebook_n=n,
@@ -195,7 +201,8 @@ class Trainer:
             metric = "accuracy" if self.dataset.kind == "classification" else "ber"
             state["hw"] = hw_aware.new_schedule(metric, state["results"][last]["val"][metric])
             state["hw"].update(stages=[], base=copy.deepcopy(self.model.state_dict()),
-                               reference_stage=last, selected_model=None)
+                               reference_stage=last, selected_model=None,
+                               reference_weights=self._weight_stats())
         step = hw_aware.next_size(state["hw"], cfg)
         if step is None:
             return False
@@ -220,7 +227,8 @@ class Trainer:
         assert cfg is not None and stage.codebook_n is not None
         metric = hw["metric"]
         ok = hw_aware.record_trial(hw, cfg, stage.codebook_n, self._hw_values(stage.codebook_n),
-                                   result["val"][metric], result["test"][metric], stage.purpose)
+                                   result["val"][metric], result["test"][metric], stage.purpose,
+                                   self._weight_stats())
         if stage.purpose == "select" and hw["selected"] == stage.codebook_n:
             hw["selected_model"] = copy.deepcopy(self.model.state_dict())
         verdict = "within" if ok else "outside"
@@ -356,6 +364,7 @@ class Trainer:
         return {"n": n, "values": None if n is None else hw_aware.trial_of(hw, n)["values"],
                 "recovered": hw["recovered"], "metric": hw["metric"],
                 "reference_stage": hw["reference_stage"], "reference_val": hw["reference_val"],
+                "reference_weights": hw.get("reference_weights"),
                 "tolerance": cfg.tolerance, "rank_by": cfg.rank_by, "inputs": cfg.inputs,
                 "trials": hw["trials"]}
 
