@@ -333,6 +333,15 @@ def network_verilog(net: IRNetwork, top: str | None = None, style: Style = "embe
              "ReLU).\n"]
     for k in range(len(net.layers)):
         parts.append(layer_module(net, k, top, style, extra_stages))
+    parts += top_module(net, top, style)
+    return "\n".join(parts)
+
+
+def top_module(net: IRNetwork, top: str, style: Style = "embedded") -> list[str]:
+    """The head module (if any) and the top module that chains ``<top>_l<k>`` layer modules
+    (ports ``clk``, ``x``, ``y``; generic layers also take their slice of the weight chain).
+    Used for every network kind whose layers follow that port convention."""
+    parts = []
     head = head_module(net, top)
     if head:
         parts.append(head)
@@ -368,7 +377,7 @@ def network_verilog(net: IRNetwork, top: str | None = None, style: Style = "embe
         lines.append(f"  assign y = {prev};")
     lines.append("endmodule")
     parts.append("\n".join(lines) + "\n")
-    return "\n".join(parts)
+    return parts
 
 
 def generic_chain_stream(net: IRNetwork) -> list[int]:

@@ -1,0 +1,103 @@
+"""LogicNets-style LUT networks: truth tables enumerated from the torch neuron, the table
+reference, the Verilog ROMs in simulation, and the analytic LUT cost formula."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hwnn.cost import logicnets_lut_cost, network_lut_cost
+from hwnn.data.base import InputQuant
+from hwnn.eda.rtlsim import available_simulators, simulate
+from hwnn.ir.lut import address_codes, run_lut, table_address
+from hwnn.logic.lut_verilog import lut_network_verilog
+from hwnn.logic.testbench import make_testbench, write_vectors
+from hwnn.nn.lutnet import LutNet
+from hwnn.nn.model import set_quant_enabled
+
+
+def _net(seed: int = 0, in_bits: int = 2, signed: bool = False) -> tuple[LutNet, torch.Tensor]:
+    """A small LUT net with non-trivial tables (random BN statistics after calibration)."""
+    torch.manual_seed(seed)
+    net = LutNet(30, [12, 8], 3, InputQuant(bits=in_bits, signed=signed, scale=None),
+                 [5, 4, 4], act_bits=2, out_bits=3, seed=seed)
+    set_quant_enabled(net, True)
+    x = torch.randn(400, 30) * 2 + (0 if signed else 2)
+    net.train()
+    net(x)  # calibrate the learned scales
+    net.eval()
+    for layer in net.layers:
+        layer.bn.running_mean.normal_(0, 0.3)
+        layer.bn.running_var.uniform_(0.05, 0.3)
+    return net, x
+
+
+@given(st.integers(1, 4), st.integers(1, 4), st.booleans(), st.integers(0, 2**31 - 1))
+def test_address_packing_round_trips(fan_in: int, bits: int, signed: bool, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    codes = rng.integers(lo, hi + 1, size=(50, fan_in))
+    addr = table_address(codes, bits)
+    assert (addr >= 0).all() and (addr < 1 << (fan_in * bits)).all()
+    assert np.array_equal(address_codes(addr, fan_in, bits, signed), codes)
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_truth_tables_equal_the_torch_neuron(signed: bool) -> None:
+    net, x = _net(seed=3, signed=signed)
+    ir = net.to_ir("t")
+    codes, _ = net.input_codes(x)
+    trace = run_lut(ir, codes.numpy())
+    outs = net.forward_int(x)
+    for layer_out, ref in zip(outs, trace.outputs, strict=True):
+        assert np.array_equal(layer_out.numpy(), ref)
+    assert all(len(np.unique(o)) > 1 for o in trace.outputs)  # the tables are not constant
+    # eval-mode inference is the integer function
+    assert np.array_equal(net(x).argmax(1).numpy(), trace.prediction)
+    # one table row by hand: neuron 0 of layer 0 on its gathered inputs
+    layer = net.layers[0]
+    row = codes[:5][:, layer.inputs[0]]
+    scale = net._input_scale()
+    manual = layer.forward_codes(row[:, None, :].expand(-1, layer.inputs.shape[0], -1), scale)
+    assert np.array_equal(manual[:, 0].numpy(),
+                          ir.layers[0].table[0][table_address(row.numpy(), 2)])
+
+
+def test_luts_simulate_bit_exactly(tmp_path: Path) -> None:
+    sims = available_simulators()
+    if not sims:
+        pytest.skip("no Verilog simulator")
+    net, x = _net(seed=5)
+    ir = net.to_ir("t")
+    codes, _ = net.input_codes(x)
+    trace = run_lut(ir, codes.numpy())
+    (tmp_path / "net.v").write_text(lut_network_verilog(ir, "lutnet"))
+    n = write_vectors(ir, trace, tmp_path)
+    (tmp_path / "tb.v").write_text(make_testbench(ir, "lutnet", n))  # type: ignore[arg-type]
+    for sim in sims:
+        result = simulate([tmp_path / "tb.v", tmp_path / "net.v"], tmp_path, sim)
+        assert result.vectors == len(x) and result.passed, result.first_failure()
+
+
+def test_logicnets_cost_formula() -> None:
+    # (Y/3)(2^(X-4) - (-1)^X): one LUT6 per output bit at X = 6, 3 at X = 7, 5 at X = 8
+    assert logicnets_lut_cost(6, 1) == pytest.approx(1.0)
+    assert logicnets_lut_cost(7, 1) == pytest.approx(3.0)
+    assert logicnets_lut_cost(8, 2) == pytest.approx(10.0)
+    assert logicnets_lut_cost(14, 2) == pytest.approx((2 / 3) * (1024 - 1))
+    assert logicnets_lut_cost(3, 2) == 2.0  # small tables: one LUT per output bit
+    assert network_lut_cost([(7, 2), (6, 1)]) == pytest.approx(7.0)
+    with pytest.raises(ValueError):
+        logicnets_lut_cost(0, 1)
+
+
+@settings(max_examples=30)
+@given(st.integers(7, 20), st.integers(1, 4))
+def test_cost_formula_roughly_doubles_per_input_bit(x: int, y: int) -> None:
+    ratio = logicnets_lut_cost(x + 1, y) / logicnets_lut_cost(x, y)
+    assert 1.6 < ratio < 2.5
