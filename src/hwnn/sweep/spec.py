@@ -29,10 +29,9 @@ import itertools
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
-from hwnn.config import RunConfig, parse_config
+from hwnn.config import RunConfig, parse_config, read_yaml
 from hwnn.errors import ConfigError
 
 Step = Literal["train", "export", "sim", "synth"]
@@ -131,10 +130,7 @@ def expand(spec: SweepSpec, base_dir: Path) -> list[Job]:
     jobs: list[Job] = []
     d = spec.defaults
     for js in spec.jobs:
-        path = (base_dir / js.config).resolve()
-        if not path.is_file():
-            raise ConfigError(f"job {js.name}: config file not found: {path}")
-        base = yaml.safe_load(path.read_text())
+        base = read_yaml((base_dir / js.config).resolve(), f"job {js.name}: config file")
         keys = list(js.grid)
         for combo in itertools.product(*(js.grid[k] for k in keys)) if keys else [()]:
             name = "_".join([js.name, *(_grid_suffix(k, v) for k, v in zip(keys, combo,
@@ -160,12 +156,7 @@ def expand(spec: SweepSpec, base_dir: Path) -> list[Job]:
 
 def load_sweep(path: str | Path) -> tuple[SweepSpec, list[Job]]:
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: invalid YAML: {err}") from None
+    data = read_yaml(path, "sweep file")
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
