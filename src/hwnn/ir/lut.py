@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hwnn.ir.model import HEADS, Head, IRError, IRInput
-from hwnn.ir.reference import Trace, apply_head
+from hwnn.ir.reference import Trace, apply_head, check_inputs
 from hwnn.rules import int_range
 
 
@@ -108,15 +108,10 @@ def lut_layer_forward(layer: LutLayer, x: np.ndarray) -> np.ndarray:
 
 def run_lut(net: LutNetwork, x: np.ndarray) -> Trace:
     """Reference run of a LUT network on integer input codes ``x`` (N, features)."""
-    arr = np.asarray(x)
-    if arr.ndim != 2 or arr.shape[1] != net.input.features:
-        raise IRError(f"inputs must have shape (N, {net.input.features}), got {arr.shape}")
-    lo, hi = net.input.range()
-    if arr.size and (arr.min() < lo or arr.max() > hi):
-        raise IRError(f"input codes must be in [{lo}, {hi}]")
-    h = arr.astype(np.int64)
+    h = check_inputs(net, x)  # type: ignore[arg-type]  # reads only net.input
+    inputs = h
     outputs = []
     for layer in net.layers:
         h = lut_layer_forward(layer, h)
         outputs.append(h)
-    return Trace(arr.astype(np.int64), [], outputs, apply_head(net.head, outputs[-1]))
+    return Trace(inputs, [], outputs, apply_head(net.head, outputs[-1]))

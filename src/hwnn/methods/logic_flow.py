@@ -105,6 +105,14 @@ def quantized_inputs(run_dir: Path, split: str = "test", n: int | None = None,
             np.concatenate(outs) if torch_outputs else None)
 
 
+def sim_json_path(run_dir: Path, style: Style = "embedded", extra_stages: int = 0,
+                  variant: str = "net") -> Path:
+    """Where :func:`simulate_run` writes its report: ``sim.json`` for the default design
+    (embedded, exported IR), ``sim_<design>.json`` for the others."""
+    design = design_name(style, extra_stages, variant)
+    return Path(run_dir) / ("sim.json" if design == "embedded" else f"sim_{design}.json")
+
+
 def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedded",
                  extra_stages: int = 0, simulators: list[str] | None = None,
                  data_dir: str | None = None, variant: str = "net") -> dict[str, Any]:
@@ -147,8 +155,7 @@ def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedde
     report["passed"] = torch_ok and all(
         s["mismatches"] == 0 and not any(s["layer_mismatches"])
         for s in report["simulators"].values())
-    design = design_name(style, extra_stages, variant)
-    out = run_dir / ("sim.json" if design == "embedded" else f"sim_{design}.json")
+    out = sim_json_path(run_dir, style, extra_stages, variant)
     atomic_write_bytes(out, (json.dumps(report, indent=2) + "\n").encode())
     report["path"] = str(out)
     return report

@@ -101,12 +101,7 @@ def set_weight_codebook(model: nn.Module, values: Sequence[int] | None) -> None:
 
 def weight_codebook(model: nn.Module) -> list[int] | None:
     """The codebook shared by the weight layers (None when they are uniform)."""
-    books = {tuple(int(v) for v in m.weight_quant.codebook.tolist())
-             for m in model.modules()
-             if isinstance(m, WEIGHT_LAYERS) and isinstance(m.weight_quant, CodebookQuantizer)}
-    if len(books) > 1:
-        raise ValueError("weight layers hold different codebooks")
-    return list(books.pop()) if books else None
+    return codebook_in_state(model.state_dict())
 
 
 def codebook_in_state(state_dict: Mapping[str, torch.Tensor]) -> list[int] | None:

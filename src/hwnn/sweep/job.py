@@ -25,10 +25,9 @@ JOB_LOG = "job.log"
 
 
 def sim_file(run_dir: Path, design: DesignSpec) -> Path:
-    from hwnn.methods.logic_flow import design_name
+    from hwnn.methods.logic_flow import sim_json_path
 
-    name = design_name(design.style, design.extra_stages, design.variant)
-    return run_dir / ("sim.json" if name == "embedded" else f"sim_{name}.json")
+    return sim_json_path(run_dir, design.style, design.extra_stages, design.variant)
 
 
 def _sim_done(path: Path, vectors: int) -> bool:

@@ -18,6 +18,7 @@ seeded shuffles, optimizer/scheduler/RNG state restored).
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hwnn.arith import load_cost_table
+from hwnn.arith import CostTable, load_cost_table
 from hwnn.config import PruneConfig, RunConfig, StageConfig, TrainConfig
 from hwnn.data.base import Dataset
 from hwnn.errors import ConfigError
@@ -39,7 +40,14 @@ from hwnn.prune import magnitude_prune, sparsity_report
 from hwnn.train import hw_aware
 from hwnn.train.build import build_model, dataset_summary
 from hwnn.train.io import atomic_torch_save, atomic_write_json, atomic_write_text
-from hwnn.train.metrics import evaluate, headline, loss_fn, model_inputs, selection_key
+from hwnn.train.metrics import (
+    evaluate,
+    headline,
+    loss_fn,
+    metric_name,
+    model_inputs,
+    selection_key,
+)
 from hwnn.train.weight_stats import weight_cost_stats
 
 CHECKPOINT = "checkpoint.pt"
@@ -176,15 +184,19 @@ class Trainer:
         return self._finish(state)
 
     # ------------------------------------------------------------ hardware-aware stages
+    @functools.cached_property
+    def _cost_table(self) -> CostTable:
+        return load_cost_table()
+
     def _hw_values(self, n: int) -> list[int]:
         hw = self.cfg.train.hw_aware
         assert hw is not None
-        return load_cost_table().cheapest(n, hw.rank_by, hw.inputs)
+        return self._cost_table.cheapest(n, hw.rank_by, hw.inputs)
 
     def _weight_stats(self) -> dict[str, Any]:
         hw = self.cfg.train.hw_aware
         assert hw is not None
-        return weight_cost_stats(self.model, load_cost_table(), hw.inputs)
+        return weight_cost_stats(self.model, self._cost_table, hw.inputs)
 
     def _hw_stage(self, n: int, purpose: str) -> Stage:
         assert self.cfg.train.hw_aware is not None
@@ -198,7 +210,7 @@ class Trainer:
             return False
         if state.get("hw") is None:
             last = self.stages[-1].name
-            metric = "accuracy" if self.dataset.kind == "classification" else "ber"
+            metric = metric_name(self.dataset)
             state["hw"] = hw_aware.new_schedule(metric, state["results"][last]["val"][metric])
             state["hw"].update(stages=[], base=copy.deepcopy(self.model.state_dict()),
                                reference_stage=last, selected_model=None,
@@ -336,7 +348,7 @@ class Trainer:
 
     # ------------------------------------------------------------ results
     def _metrics(self, state: dict[str, Any], status: str) -> dict[str, Any]:
-        metric = "accuracy" if self.dataset.kind == "classification" else "ber"
+        metric = metric_name(self.dataset)
         results = state["results"]
         summary = {"metric": metric}
         for stage in ("float", "qat", "finetune"):

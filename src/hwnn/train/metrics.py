@@ -56,6 +56,11 @@ def evaluate(
     return score(dataset, predict(model, dataset, split.x, batch), split.y)
 
 
+def metric_name(dataset: Dataset) -> str:
+    """The headline test metric: ``accuracy`` for classification, ``ber`` for OFC."""
+    return "accuracy" if dataset.kind == "classification" else "ber"
+
+
 def selection_key(dataset: Dataset, metrics: dict[str, float]) -> tuple[float, float]:
     """Smaller is better."""
     if dataset.kind == "classification":
