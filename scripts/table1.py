@@ -2,7 +2,8 @@
 
 Reads the job folders under ``results/table1/jobs`` (run the sweep first:
 ``hwnn sweep configs/sweeps/table1.yaml``; rows whose jobs have not finished show '–') and
-writes ``results/table1/{table1.md,table1.json,fig9.png,fig10.png}``.
+writes ``results/table1/{table1_vs_seed.md,table1_vs_seed.json,fig9.png,fig10.png}`` (the
+sweep's own combined report, ``table1.md|json``, sits beside them).
 
 Column meanings (ours):
 * metric: test accuracy (NID, MNIST) or BER (OFC) after float training, after 8-bit QAT +
@@ -31,6 +32,7 @@ from hwnn.sweep import load_sweep, write_report
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "configs" / "sweeps" / "table1.yaml"
 OUT = ROOT / "results" / "table1"
+TABLE_MD = "table1_vs_seed.md"  # not table1.md: that name is the sweep's combined report
 ROWS = ("ofc_a", "ofc_b", "ofc_c", "nid_a", "nid_b", "nid_c", "mnist_mlp")
 # Seed 000 Table I (their Float / Pruned / Prop., fmax Base. / Retim., power Base. / Prop.,
 # weight values Prop.).
@@ -254,14 +256,14 @@ def main() -> None:
     fig9 = fig9_data(report)
     curves = fig10_data(report)
     OUT.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(OUT / "table1.md", markdown(rows, fig9).encode())
-    atomic_write_bytes(OUT / "table1.json", (json.dumps(
+    atomic_write_bytes(OUT / TABLE_MD, markdown(rows, fig9).encode())
+    atomic_write_bytes(OUT / "table1_vs_seed.json", (json.dumps(
         {"rows": rows, "seed": SEED, "fig9": fig9, "seed_fig9_mw": SEED_FIG9_MW,
          "fig10": curves}, indent=2) + "\n").encode())
     plot_fig9(fig9, OUT / "fig9.png")
     metrics = {r["name"]: r["metric"] for r in rows}
     plot_fig10(curves, metrics, OUT / "fig10.png")
-    print(f"wrote {OUT / 'table1.md'}")
+    print(f"wrote {OUT / TABLE_MD}")
 
 
 if __name__ == "__main__":
