@@ -15,7 +15,7 @@ from hwnn.cost import logicnets_lut_cost, network_lut_cost
 from hwnn.data.base import InputQuant
 from hwnn.eda.rtlsim import available_simulators, simulate
 from hwnn.ir.lut import address_codes, run_lut, table_address
-from hwnn.logic.lut_verilog import lut_network_verilog
+from hwnn.logic.lut_verilog import bdd_nodes, lut_network_verilog
 from hwnn.logic.testbench import make_testbench, write_vectors
 from hwnn.nn.lutnet import LutNet
 from hwnn.nn.model import set_quant_enabled
@@ -68,22 +68,6 @@ def test_truth_tables_equal_the_torch_neuron(signed: bool) -> None:
                           ir.layers[0].table[0][table_address(row.numpy(), 2)])
 
 
-def test_luts_simulate_bit_exactly(tmp_path: Path) -> None:
-    sims = available_simulators()
-    if not sims:
-        pytest.skip("no Verilog simulator")
-    net, x = _net(seed=5)
-    ir = net.to_ir("t")
-    codes, _ = net.input_codes(x)
-    trace = run_lut(ir, codes.numpy())
-    (tmp_path / "net.v").write_text(lut_network_verilog(ir, "lutnet"))
-    n = write_vectors(ir, trace, tmp_path)
-    (tmp_path / "tb.v").write_text(make_testbench(ir, "lutnet", n))  # type: ignore[arg-type]
-    for sim in sims:
-        result = simulate([tmp_path / "tb.v", tmp_path / "net.v"], tmp_path, sim)
-        assert result.vectors == len(x) and result.passed, result.first_failure()
-
-
 def test_logicnets_cost_formula() -> None:
     # (Y/3)(2^(X-4) - (-1)^X): one LUT6 per output bit at X = 6, 3 at X = 7, 5 at X = 8
     assert logicnets_lut_cost(6, 1) == pytest.approx(1.0)
@@ -101,3 +85,48 @@ def test_logicnets_cost_formula() -> None:
 def test_cost_formula_roughly_doubles_per_input_bit(x: int, y: int) -> None:
     ratio = logicnets_lut_cost(x + 1, y) / logicnets_lut_cost(x, y)
     assert 1.6 < ratio < 2.5
+
+
+def _eval_bdd(nodes: np.ndarray, root: int, address: int) -> int:
+    node = root
+    while node >= 2:
+        var, lo, hi = nodes[node - 2].tolist()
+        node = hi if (address >> var) & 1 else lo
+    return node
+
+
+@given(st.integers(0, 7), st.integers(0, 2**31 - 1), st.floats(0.0, 1.0))
+@settings(max_examples=60)
+def test_bdd_evaluates_to_its_truth_table(address_bits: int, seed: int, density: float) -> None:
+    rng = np.random.default_rng(seed)
+    bits = (rng.random(1 << address_bits) < density).astype(np.int64)
+    nodes, root = bdd_nodes(bits)
+    assert all(_eval_bdd(nodes, root, a) == bits[a] for a in range(len(bits)))
+    # reduced: no node has equal children, no two nodes are the same (var, lo, hi)
+    assert not np.any(nodes[:, 1] == nodes[:, 2])
+    assert len(np.unique(nodes, axis=0)) == len(nodes)
+    assert np.all(nodes[:, 1:] < np.arange(2, len(nodes) + 2)[:, None])
+
+
+def test_bdd_of_a_threshold_function_is_small() -> None:
+    # "at least 3 of 7 inputs set": a symmetric function has O(n^2) BDD nodes, not 2^7
+    bits = np.array([bin(a).count("1") >= 3 for a in range(128)], dtype=np.int64)
+    nodes, _ = bdd_nodes(bits)
+    assert len(nodes) <= 7 * 4
+
+
+@pytest.mark.parametrize("form", ["rom", "mux"])
+def test_both_verilog_forms_simulate_bit_exactly(tmp_path: Path, form: str) -> None:
+    sims = available_simulators()
+    if not sims:
+        pytest.skip("no Verilog simulator")
+    net, x = _net(seed=7)
+    ir = net.to_ir("t")
+    codes, _ = net.input_codes(x)
+    trace = run_lut(ir, codes.numpy())
+    (tmp_path / "net.v").write_text(lut_network_verilog(ir, "lutnet", form))  # type: ignore[arg-type]
+    n = write_vectors(ir, trace, tmp_path)  # type: ignore[arg-type]
+    (tmp_path / "tb.v").write_text(make_testbench(ir, "lutnet", n))  # type: ignore[arg-type]
+    for sim in sims:
+        result = simulate([tmp_path / "tb.v", tmp_path / "net.v"], tmp_path, sim)
+        assert result.vectors == len(x) and result.passed, result.first_failure()
