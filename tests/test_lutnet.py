@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from hwnn.cost import logicnets_lut_cost, network_lut_cost
 from hwnn.data.base import InputQuant
 from hwnn.eda.rtlsim import available_simulators, simulate
-from hwnn.ir.lut import address_codes, run_lut, table_address
+from hwnn.ir import load_ir, save_ir
+from hwnn.ir.lut import LutNetwork, address_codes, run_lut, table_address
 from hwnn.logic.lut_verilog import bdd_nodes, lut_network_verilog
 from hwnn.logic.testbench import make_testbench, write_vectors
 from hwnn.nn.lutnet import LutNet
@@ -53,7 +54,8 @@ def test_truth_tables_equal_the_torch_neuron(signed: bool) -> None:
     ir = net.to_ir("t")
     codes, _ = net.input_codes(x)
     trace = run_lut(ir, codes.numpy())
-    outs = net.forward_int(x)
+    outs = net.layer_codes(x)
+    assert np.array_equal(net.forward_int(net.quantize_input(x)).value.numpy(), outs[-1].numpy())
     for layer_out, ref in zip(outs, trace.outputs, strict=True):
         assert np.array_equal(layer_out.numpy(), ref)
     assert all(len(np.unique(o)) > 1 for o in trace.outputs)  # the tables are not constant
@@ -130,3 +132,15 @@ def test_both_verilog_forms_simulate_bit_exactly(tmp_path: Path, form: str) -> N
     for sim in sims:
         result = simulate([tmp_path / "tb.v", tmp_path / "net.v"], tmp_path, sim)
         assert result.vectors == len(x) and result.passed, result.first_failure()
+
+
+def test_lut_ir_round_trips_through_files(tmp_path: Path) -> None:
+    net, x = _net(seed=2)
+    ir = net.to_ir("t")
+    ir.meta["source"] = "test"
+    loaded = load_ir(save_ir(ir, tmp_path / "net.ir.json"))
+    assert isinstance(loaded, LutNetwork) and loaded.meta == {"source": "test"}
+    codes = net.input_codes(x)[0].numpy()
+    assert np.array_equal(run_lut(loaded, codes).prediction, run_lut(ir, codes).prediction)
+    for a, b in zip(ir.layers, loaded.layers, strict=True):
+        assert np.array_equal(a.table, b.table) and np.array_equal(a.inputs, b.inputs)

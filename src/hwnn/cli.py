@@ -157,8 +157,16 @@ def export(run: RunDir) -> None:
     except HwnnError as err:
         _fail(err)
     from hwnn.ir import load_ir
+    from hwnn.ir.lut import LutNetwork
 
     net = load_ir(path)
+    if isinstance(net, LutNetwork):
+        for lut in net.layers:
+            console.print(f"{lut.name}: {lut.out_features} LUT neurons, fan-in {lut.fan_in} x "
+                          f"{lut.in_bits} bits = {lut.address_bits}-bit tables, out "
+                          f"{'int' if lut.out_signed else 'uint'}{lut.out_bits}")
+        console.print(f"wrote {path} (head: {net.head.kind})")
+        return
     for layer in net.layers:
         console.print(f"{layer.name}: {layer.in_features} -> {layer.out_features}, "
                       f"{layer.nonzero_weights()} non-zero weights, acc {layer.acc_bits} bits, "

@@ -36,12 +36,37 @@ class DataConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    kind: Literal["mlp"] = "mlp"
+    """``kind: mlp`` - the quantized MLP of seed 000 (weights, ReLU, requantizer).
+    ``kind: lutnet`` - LogicNets-style LUT neurons (:mod:`hwnn.nn.lutnet`): each neuron reads
+    ``fan_in[k]`` randomly chosen outputs of the previous layer (fixed by ``seed``) and
+    becomes a truth table; ``act_bits`` may be 1-3, ``out_bits`` is the (signed) output
+    width; ``weight_bits``/``per_channel`` do not apply (tables replace the weights)."""
+
+    kind: Literal["mlp", "lutnet"] = "mlp"
     hidden: list[PositiveInt] = Field(description="hidden layer widths, e.g. [20] or [40, 25]")
     weight_bits: int = Field(8, ge=2, le=16)
-    act_bits: int = Field(8, ge=2, le=16)
+    act_bits: int = Field(8, ge=1, le=16)
     out_bits: int = Field(16, ge=2, le=32)
     per_channel: bool = True
+    fan_in: list[PositiveInt] | None = Field(
+        None, description="lutnet: inputs per neuron, one entry per layer (hidden + output)")
+    seed: int = Field(0, description="lutnet: seed of the random fan-in connections")
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> ModelConfig:
+        if self.kind == "mlp":
+            if self.fan_in is not None:
+                raise ValueError("fan_in applies to kind: lutnet only")
+            if self.act_bits < 2:
+                raise ValueError("kind: mlp needs act_bits >= 2 (1-bit activations: lutnet)")
+        else:
+            if self.fan_in is None or len(self.fan_in) != len(self.hidden) + 1:
+                raise ValueError(f"kind: lutnet needs fan_in with one entry per layer "
+                                 f"({len(self.hidden) + 1}: hidden + output), got {self.fan_in}")
+            if self.out_bits > 8:
+                raise ValueError(f"kind: lutnet output codes are table entries; use out_bits "
+                                 f"<= 8 (LogicNets: 2-3), got {self.out_bits}")
+        return self
 
 
 class StageConfig(_Strict):
@@ -107,6 +132,17 @@ class RunConfig(_Strict):
     data: DataConfig
     model: ModelConfig
     train: TrainConfig
+
+    @model_validator(mode="after")
+    def _lutnet_training(self) -> RunConfig:
+        if self.model.kind == "lutnet":
+            if self.train.prune is not None or self.train.hw_aware is not None:
+                raise ValueError("kind: lutnet trains float -> qat only (its sparsity is the "
+                                 "fixed fan-in): remove train.prune and train.hw_aware")
+            if self.train.qat is None:
+                raise ValueError("kind: lutnet needs a train.qat stage (the truth tables are "
+                                 "enumerated from the quantized neurons)")
+        return self
 
     @model_validator(mode="after")
     def _hw_aware_needs_8bit(self) -> RunConfig:

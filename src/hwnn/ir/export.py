@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from hwnn.ir.lut import LutNetwork
 from hwnn.ir.model import DenseLayer, Head, IRError, IRInput, IRNetwork
 from hwnn.ir.ranges import worst_case_acc_bits
 from hwnn.nn.int_tensor import IntTensor
 from hwnn.nn.layers import QuantAct, QuantLinear
+from hwnn.nn.lutnet import LutNet
 from hwnn.nn.model import QuantSequential
 from hwnn.rules import dyadic, int_range
 
@@ -109,9 +111,10 @@ def export_model(model: QuantSequential, name: str, head: str = "raw",
     return IRNetwork(name, net_input, layers, net_head, meta).validate()
 
 
-def export_run(run_dir: str | Path) -> IRNetwork:
+def export_run(run_dir: str | Path) -> IRNetwork | LutNetwork:
     """IR of a finished training run (``hwnn train``): argmax head for classification
-    tasks, PAM4 slicer for OFC."""
+    tasks, PAM4 slicer for OFC. A ``kind: lutnet`` run gives a :class:`LutNetwork` (every
+    neuron's truth table enumerated)."""
     from hwnn.train.build import load_run
 
     cfg, model, ds = load_run(run_dir)
@@ -119,4 +122,11 @@ def export_run(run_dir: str | Path) -> IRNetwork:
     meta = {"source_run": str(Path(run_dir).resolve()), "config": cfg.to_yaml_dict(),
             "dataset": {k: ds[k] for k in ("name", "kind", "input_width", "num_outputs")},
             "exported_by": "hwnn.ir.export.export_run"}
+    if isinstance(model, LutNet):
+        if head == "slicer":
+            raise IRError("LUT networks support classification heads only (argmax); the OFC "
+                          "slicer head is for kind: mlp")
+        net = model.to_ir(cfg.name, head)
+        net.meta.update(meta, exported_by="hwnn.nn.lutnet.LutNet.to_ir")
+        return net
     return export_model(model, cfg.name, head, meta)

@@ -15,7 +15,9 @@
 
 Arrays in the npz, per layer ``k``: ``l{k}.weight`` (out, in), ``l{k}.bias``,
 ``l{k}.multiplier``, ``l{k}.shift`` (out,), optionally ``l{k}.neuron_acc_bits``;
-all int64. Writes are atomic; loading checks the npz checksum and validates the network.
+all int64. LUT networks (:mod:`hwnn.ir.lut`) carry ``"network": "lut"`` and per layer
+``l{k}.inputs`` (out, F) and ``l{k}.table`` (out, 2^(F*in_bits)). The npz is compressed.
+Writes are atomic; loading checks the npz checksum and validates the network.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from hwnn.atomic import atomic_write_bytes
+from hwnn.ir.lut import LutLayer, LutNetwork
 from hwnn.ir.model import IR_FORMAT, DenseLayer, Head, IRError, IRInput, IRNetwork
 
 RULES = {
@@ -70,32 +73,88 @@ def to_dict(net: IRNetwork, arrays_name: str, arrays_sha256: str) -> dict[str, A
     return {
         "format": IR_FORMAT, "name": net.name, "arrays": arrays_name,
         "arrays_sha256": arrays_sha256, "rules": RULES,
-        "input": {"features": net.input.features, "bits": net.input.bits,
-                  "signed": net.input.signed, "scale": net.input.scale},
+        "input": _input_dict(net.input),
         "layers": layers,
         "head": {"kind": net.head.kind, "thresholds": list(net.head.thresholds)},
         "meta": net.meta,
     }
 
 
-def save_ir(net: IRNetwork, path: str | os.PathLike[str]) -> Path:
+def save_ir(net: IRNetwork | LutNetwork, path: str | os.PathLike[str]) -> Path:
     """Validate and write ``net`` to ``path`` (``*.ir.json``) and its ``.ir.npz``."""
     net.validate()
     json_path, npz_path = _paths(path)
     arrays: dict[str, np.ndarray] = {}
-    for k, layer in enumerate(net.layers):
-        for name in _ARRAYS:
-            arrays[f"l{k}.{name}"] = np.asarray(getattr(layer, name), dtype=np.int64)
-        for name in _OPTIONAL_ARRAYS:
-            if getattr(layer, name) is not None:
-                arrays[f"l{k}.{name}"] = np.asarray(getattr(layer, name), dtype=np.int64)
+    if isinstance(net, LutNetwork):
+        for k, lut in enumerate(net.layers):
+            arrays[f"l{k}.inputs"] = np.asarray(lut.inputs, dtype=np.int64)
+            arrays[f"l{k}.table"] = np.asarray(lut.table, dtype=np.int64)
+    else:
+        for k, layer in enumerate(net.layers):
+            for name in (*_ARRAYS, *_OPTIONAL_ARRAYS):
+                if getattr(layer, name) is not None:
+                    arrays[f"l{k}.{name}"] = np.asarray(getattr(layer, name), dtype=np.int64)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez_compressed(buffer, **arrays)
     blob = buffer.getvalue()
     atomic_write_bytes(npz_path, blob)
-    doc = to_dict(net, npz_path.name, hashlib.sha256(blob).hexdigest())
+    sha = hashlib.sha256(blob).hexdigest()
+    doc = (lut_to_dict(net, npz_path.name, sha) if isinstance(net, LutNetwork)
+           else to_dict(net, npz_path.name, sha))
     atomic_write_bytes(json_path, (json.dumps(doc, indent=2) + "\n").encode())
     return json_path
+
+
+def lut_to_dict(net: LutNetwork, arrays_name: str, arrays_sha256: str) -> dict[str, Any]:
+    """JSON part of a LUT network (``"network": "lut"``; arrays ``l{k}.inputs``,
+    ``l{k}.table``)."""
+    return {
+        "format": IR_FORMAT, "network": "lut", "name": net.name, "arrays": arrays_name,
+        "arrays_sha256": arrays_sha256,
+        "rules": {"lut": "y[j] = table[j][a], a = sum_f (x[inputs[j][f]] mod 2^in_bits) << "
+                         "(f * in_bits)", "head": RULES["head"]},
+        "input": _input_dict(net.input),
+        "layers": [{"kind": "lut", "name": la.name, "in_bits": la.in_bits,
+                    "in_signed": la.in_signed, "out_bits": la.out_bits,
+                    "out_signed": la.out_signed, "out_features": la.out_features,
+                    "fan_in": la.fan_in} for la in net.layers],
+        "head": {"kind": net.head.kind, "thresholds": list(net.head.thresholds)},
+        "meta": net.meta,
+    }
+
+
+def lut_from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str
+                  ) -> LutNetwork:
+    layers = []
+    for k, entry in enumerate(_need(doc, "layers", source)):
+        where = f"{source}: layer {k}"
+        for name in ("inputs", "table"):
+            if f"l{k}.{name}" not in arrays:
+                raise IRError(f"{where}: array l{k}.{name} missing from the npz")
+        layers.append(LutLayer(str(_need(entry, "name", where)), arrays[f"l{k}.inputs"],
+                               arrays[f"l{k}.table"], int(_need(entry, "in_bits", where)),
+                               bool(_need(entry, "in_signed", where)),
+                               int(_need(entry, "out_bits", where)),
+                               bool(_need(entry, "out_signed", where))))
+    return LutNetwork(str(_need(doc, "name", source)), _input_from(doc, source), layers,
+                      _head_from(doc), doc.get("meta", {})).validate()
+
+
+def _input_dict(inp: IRInput) -> dict[str, Any]:
+    return {"features": inp.features, "bits": inp.bits, "signed": inp.signed,
+            "scale": inp.scale}
+
+
+def _input_from(doc: dict[str, Any], source: str) -> IRInput:
+    inp = _need(doc, "input", source)
+    return IRInput(int(_need(inp, "features", "input")), int(_need(inp, "bits", "input")),
+                   bool(_need(inp, "signed", "input")), inp.get("scale"))
+
+
+def _head_from(doc: dict[str, Any]) -> Head:
+    head_doc = doc.get("head", {"kind": "raw"})
+    return Head(head_doc.get("kind", "raw"),
+                tuple(int(t) for t in head_doc.get("thresholds", ())))
 
 
 def _need(doc: dict[str, Any], key: str, where: str) -> Any:
@@ -104,14 +163,15 @@ def _need(doc: dict[str, Any], key: str, where: str) -> Any:
     return doc[key]
 
 
-def from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str) -> IRNetwork:
+def from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str
+              ) -> IRNetwork | LutNetwork:
     fmt = doc.get("format")
     if fmt != IR_FORMAT:
         raise IRError(f"{source}: format {fmt!r} is not {IR_FORMAT!r} (written by another hwnn "
                       "version? re-export the run with `hwnn export RUN`)")
-    inp = _need(doc, "input", source)
-    net_input = IRInput(int(_need(inp, "features", "input")), int(_need(inp, "bits", "input")),
-                        bool(_need(inp, "signed", "input")), inp.get("scale"))
+    if doc.get("network") == "lut":
+        return lut_from_dict(doc, arrays, source)
+    net_input = _input_from(doc, source)
     layers = []
     for k, entry in enumerate(_need(doc, "layers", source)):
         where = f"{source}: layer {k}"
@@ -130,13 +190,11 @@ def from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str) -
         if declared != (None, None) and declared != layers[-1].weight.shape:
             raise IRError(f"{where}: declared shape {declared} but the weight array is "
                           f"{layers[-1].weight.shape}")
-    head_doc = doc.get("head", {"kind": "raw"})
-    head = Head(head_doc.get("kind", "raw"), tuple(int(t) for t in head_doc.get("thresholds", ())))
-    return IRNetwork(str(_need(doc, "name", source)), net_input, layers, head,
+    return IRNetwork(str(_need(doc, "name", source)), net_input, layers, _head_from(doc),
                      doc.get("meta", {})).validate()
 
 
-def load_ir(path: str | os.PathLike[str]) -> IRNetwork:
+def load_ir(path: str | os.PathLike[str]) -> IRNetwork | LutNetwork:
     """Read and validate an IR written by :func:`save_ir`."""
     json_path, _ = _paths(path)
     if not json_path.is_file():

@@ -14,6 +14,7 @@ them up, so they agree by construction with each other and - tested - with the t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +53,7 @@ class LutNetwork:
     input: IRInput
     layers: list[LutLayer]
     head: Head = field(default_factory=Head)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> LutNetwork:
         if not self.layers:

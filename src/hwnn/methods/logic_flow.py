@@ -27,7 +27,9 @@ import numpy as np
 from hwnn.atomic import atomic_write_bytes
 from hwnn.eda.rtlsim import available_simulators, simulate
 from hwnn.errors import HwnnError
-from hwnn.ir import IRNetwork, load_ir, run, save_ir
+from hwnn.ir import IRNetwork, Trace, load_ir, run, save_ir
+from hwnn.ir.lut import LutNetwork, run_lut
+from hwnn.logic.lut_verilog import lut_network_verilog
 from hwnn.logic.testbench import make_testbench, write_vectors
 from hwnn.logic.verilog import Style, latency, network_verilog, verilog_identifier
 
@@ -42,13 +44,35 @@ def export(run_dir: Path) -> Path:
     return save_ir(export_run(run_dir), Path(run_dir) / IR_FILE)
 
 
+AnyNetwork = IRNetwork | LutNetwork
+
+
+def reference_run(net: AnyNetwork, codes: np.ndarray) -> Trace:
+    """The exact reference of either network kind (:func:`hwnn.ir.run` or
+    :func:`hwnn.ir.lut.run_lut`)."""
+    return run_lut(net, codes) if isinstance(net, LutNetwork) else run(net, codes)
+
+
+def design_verilog(net: AnyNetwork, top: str, style: Style = "embedded",
+                   extra_stages: int = 0) -> str:
+    """Verilog of one design: :func:`~hwnn.logic.verilog.network_verilog` for dense IRs,
+    :func:`~hwnn.logic.lut_verilog.lut_network_verilog` (mux form) for LUT networks, whose
+    tables are always constants (embedded) with one register stage per layer."""
+    if isinstance(net, LutNetwork):
+        if style != "embedded" or extra_stages:
+            raise HwnnError("a LUT network has one design: its truth tables as logic "
+                            "(style embedded, no extra stages); drop --generic/--extra-stages")
+        return lut_network_verilog(net, top)
+    return network_verilog(net, top, style, extra_stages)
+
+
 def ir_path(run_dir: Path, variant: str = "net") -> Path:
     if variant not in VARIANTS:
         raise HwnnError(f"unknown IR variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     return Path(run_dir) / f"{variant}.ir.json"
 
 
-def load_run_ir(run_dir: Path, variant: str = "net") -> IRNetwork:
+def load_run_ir(run_dir: Path, variant: str = "net") -> AnyNetwork:
     path = ir_path(run_dir, variant)
     if not path.is_file():
         how = "hwnn export" if variant == "net" else "hwnn profile"
@@ -63,7 +87,7 @@ def design_name(style: Style = "embedded", extra_stages: int = 0, variant: str =
     return name if variant == "net" else f"{variant}_{name}"
 
 
-def top_name(net: IRNetwork) -> str:
+def top_name(net: AnyNetwork) -> str:
     return verilog_identifier(f"hwnn_{net.name}")
 
 
@@ -73,7 +97,7 @@ def write_verilog(run_dir: Path, style: Style = "embedded", extra_stages: int = 
     out = Path(run_dir) / "rtl" / design_name(style, extra_stages, variant)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "net.v"
-    path.write_text(network_verilog(net, top_name(net), style, extra_stages))
+    path.write_text(design_verilog(net, top_name(net), style, extra_stages))
     return path
 
 
@@ -121,7 +145,7 @@ def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedde
     run_dir = Path(run_dir)
     net = load_run_ir(run_dir, variant)
     codes, _, torch_out = quantized_inputs(run_dir, "test", n_vectors, data_dir)
-    trace = run(net, codes)
+    trace = reference_run(net, codes)
     diff = np.flatnonzero(np.any(trace.outputs[-1] != torch_out, axis=1))
     report: dict[str, Any] = {
         "run": str(run_dir), "ir": str(ir_path(run_dir, variant)), "variant": variant,
@@ -136,7 +160,7 @@ def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedde
     work = run_dir / "sim" / design_name(style, extra_stages, variant)
     work.mkdir(parents=True, exist_ok=True)
     top = top_name(net)
-    (work / "net.v").write_text(network_verilog(net, top, style, extra_stages))
+    (work / "net.v").write_text(design_verilog(net, top, style, extra_stages))
     n = write_vectors(net, trace, work, style)
     (work / "tb.v").write_text(make_testbench(net, top, n, style, extra_stages))
     sims = simulators or available_simulators()

@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hwnn.atomic import atomic_write_bytes
+from hwnn.cost.lut import network_lut_cost
 from hwnn.eda import (
     power_from_activity,
     power_vectorless,
@@ -39,7 +40,8 @@ from hwnn.eda import (
 )
 from hwnn.eda.gatesim import simulate_activity
 from hwnn.errors import HwnnError
-from hwnn.ir import IRNetwork, run
+from hwnn.ir import IRNetwork
+from hwnn.ir.lut import LutNetwork
 from hwnn.logic.literals import pack_words
 from hwnn.logic.testbench import output_words
 from hwnn.logic.verilog import (
@@ -47,9 +49,15 @@ from hwnn.logic.verilog import (
     generic_chain_stream,
     generic_params,
     latency,
-    network_verilog,
 )
-from hwnn.methods.logic_flow import design_name, load_run_ir, quantized_inputs, top_name
+from hwnn.methods.logic_flow import (
+    design_name,
+    design_verilog,
+    load_run_ir,
+    quantized_inputs,
+    reference_run,
+    top_name,
+)
 
 Target = Literal["asic", "fpga"]
 SYNTH_FILE = "synth.json"
@@ -101,17 +109,17 @@ def chain_state(net: IRNetwork) -> list[tuple[tuple[str, ...], int]]:
     return [(tuple(aliases[total - 1 - c]), int(bit)) for c, bit in enumerate(stream)]
 
 
-def netlist_mismatches(net: IRNetwork, vectors: np.ndarray, outputs: list[int | None],
+def netlist_mismatches(net: AnyNetwork, vectors: np.ndarray, outputs: list[int | None],
                        lat: int) -> int:
     """Cycles where the gate-level netlist's ``y`` differs from the IR reference (undefined
     outputs count as mismatches once the pipeline is full): the synthesized netlist and the
     preloaded weight state are checked, not only the RTL."""
-    expected = output_words(net, run(net, vectors))
+    expected = output_words(net, reference_run(net, vectors))
     got = outputs[lat - 1 :]
     return sum(g != e for g, e in zip(got, expected, strict=False))
 
 
-def _asic(net: IRNetwork, src: Path, work: Path, style: Style, extra_stages: int,
+def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: int,
           retime: bool, clock_ns: float, input_activity: float, vectors: np.ndarray | None,
           timeout_s: float) -> dict[str, Any]:
     top = top_name(net)
@@ -164,7 +172,7 @@ def _asic(net: IRNetwork, src: Path, work: Path, style: Style, extra_stages: int
     return entry
 
 
-def synth_design(net: IRNetwork, work: Path, target: Target = "asic",
+def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
                  style: Style = "embedded", extra_stages: int = 0, retime: bool = False,
                  clock_ns: float = DEFAULT_CLOCK_NS, input_activity: float = 0.5,
                  vectors: np.ndarray | None = None, use_dsp: bool = False,
@@ -179,12 +187,16 @@ def synth_design(net: IRNetwork, work: Path, target: Target = "asic",
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     src = work / "net.v"
-    src.write_text(network_verilog(net, top_name(net), style, extra_stages))
+    src.write_text(design_verilog(net, top_name(net), style, extra_stages))
     entry: dict[str, Any] = {
         "style": style, "extra_stages": extra_stages, "retime": retime, "target": target,
         "latency_cycles": latency(net, extra_stages), "verilog": str(src),
-        "nonzero_weights": sum(la.nonzero_weights() for la in net.layers),
     }
+    if isinstance(net, LutNetwork):  # LogicNets' analytic estimate beside the synthesized count
+        entry["analytic_lut6"] = round(network_lut_cost(
+            (la.address_bits, la.out_bits) for la in net.layers for _ in range(la.out_features)))
+    else:
+        entry["nonzero_weights"] = sum(la.nonzero_weights() for la in net.layers)
     t0 = time.perf_counter()
     if target == "asic":
         entry.update(_asic(net, src, work, style, extra_stages, retime, clock_ns,

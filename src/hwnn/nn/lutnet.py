@@ -27,10 +27,13 @@ from torch import nn
 from hwnn.data.base import InputQuant
 from hwnn.ir.lut import LutLayer, LutNetwork, address_codes
 from hwnn.ir.model import Head, IRInput
+from hwnn.nn.int_tensor import IntTensor
 from hwnn.nn.layers import QuantAct, QuantIdentity
 from hwnn.quant.uniform import UniformQuantizer, int_act_quant
 
 ENUM_CHUNK = 4096  # truth-table rows evaluated at once (memory: rows * neurons * F doubles)
+MAX_ADDRESS_BITS = 20  # a neuron's table has 2^(F*b) rows; beyond ~1M rows enumeration and
+# the Verilog become impractical
 
 
 class LutNeuronLayer(nn.Module):
@@ -97,7 +100,14 @@ class LutNet(nn.Module):
                                                        scale=input_quant.scale,
                                                        learned=not fixed))
         layers = []
+        bits = [input_quant.bits] + [act_bits] * len(hidden)
         for k, (n_in, n_out) in enumerate(itertools.pairwise(widths)):
+            address = min(fan_in[k], n_in) * bits[k]
+            if address > MAX_ADDRESS_BITS:
+                raise ValueError(f"layer {k}: fan-in {min(fan_in[k], n_in)} x {bits[k]}-bit "
+                                 f"inputs = {address} address bits; a truth table of "
+                                 f"2^{address} rows is too large (at most {MAX_ADDRESS_BITS} "
+                                 "bits): lower the fan-in or the activation bits")
             last = k == len(widths) - 2
             quant = int_act_quant(out_bits, signed=True) if last else int_act_quant(act_bits)
             layers.append(LutNeuronLayer(n_in, n_out, min(fan_in[k], n_in), quant,
@@ -110,7 +120,7 @@ class LutNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training and self._quant_on():  # inference = the exact integer function
-            codes = self.forward_int(x)
+            codes = self.layer_codes(x)
             return (codes[-1].double() * self.layers[-1].out_scale()).float()
         h = self.input_quant(x)
         for layer in self.layers:
@@ -124,11 +134,31 @@ class LutNet(nn.Module):
         codes, scale = quant.quantize(x)
         return codes, scale
 
+    def quantize_input(self, x: torch.Tensor) -> IntTensor:
+        """Input codes as :class:`IntTensor` (the protocol of
+        :meth:`hwnn.nn.model.QuantSequential.quantize_input`)."""
+        if not self._quant_on():
+            raise RuntimeError("integer mode needs an enabled input quantizer")
+        codes, scale = self.input_codes(x)
+        return IntTensor(codes, scale.double())
+
     @torch.no_grad()
-    def forward_int(self, x: torch.Tensor, codes: torch.Tensor | None = None
+    def forward_int(self, x: IntTensor) -> IntTensor:
+        """Last-layer output codes for input codes ``x`` (the protocol of
+        :meth:`hwnn.nn.model.QuantSequential.forward_int`)."""
+        out = self.layer_codes(None, x.value)[-1]
+        return IntTensor(out, self.layers[-1].out_scale())
+
+    @torch.no_grad()
+    def layer_codes(self, x: torch.Tensor | None, codes: torch.Tensor | None = None
                     ) -> list[torch.Tensor]:
         """Output codes of every layer for float inputs ``x`` (or given input ``codes``)."""
-        h, scale = self.input_codes(x) if codes is None else (codes, self._input_scale())
+        if codes is None:
+            if x is None:
+                raise ValueError("give float inputs x or input codes")
+            h, scale = self.input_codes(x)
+        else:
+            h, scale = codes, self._input_scale()
         outs = []
         for layer in self.layers:
             h = layer.forward_codes(h[:, layer.inputs], scale)

@@ -10,16 +10,26 @@ import torch
 from hwnn.config import ModelConfig, RunConfig, parse_config
 from hwnn.data.base import Dataset, InputQuant
 from hwnn.errors import HwnnError
+from hwnn.nn.lutnet import LutNet
 from hwnn.nn.model import QuantSequential, build_mlp, load_weights, set_quant_enabled
 
+Model = QuantSequential | LutNet
 
-def build_model(cfg: ModelConfig, dataset: Dataset) -> QuantSequential:
+
+def build_model(cfg: ModelConfig, dataset: Dataset) -> Model:
     return build_from_shape(cfg, dataset.input_width, dataset.num_outputs, dataset.input_quant)
 
 
 def build_from_shape(
     cfg: ModelConfig, input_width: int, num_outputs: int, input_quant: InputQuant
-) -> QuantSequential:
+) -> Model:
+    if cfg.kind == "lutnet":
+        assert cfg.fan_in is not None  # the config validator requires it
+        try:
+            return LutNet(input_width, list(cfg.hidden), num_outputs, input_quant,
+                          list(cfg.fan_in), cfg.act_bits, cfg.out_bits, cfg.seed)
+        except ValueError as err:
+            raise HwnnError(f"model: {err}") from None
     if cfg.kind != "mlp":
         raise HwnnError(f"unknown model kind {cfg.kind!r}")
     return build_mlp(input_width, list(cfg.hidden), num_outputs, input_quant,
@@ -40,7 +50,7 @@ def dataset_summary(dataset: Dataset) -> dict[str, Any]:
             "class_balance": dataset.class_balance(), "info": scalars}
 
 
-def load_run(run_dir: str | Path) -> tuple[RunConfig, QuantSequential, dict[str, Any]]:
+def load_run(run_dir: str | Path) -> tuple[RunConfig, Model, dict[str, Any]]:
     """Rebuild the trained model of a finished run: (config, model in eval mode, dataset
     summary)."""
     path = Path(run_dir) / "model.pt"
@@ -57,4 +67,4 @@ def load_run(run_dir: str | Path) -> tuple[RunConfig, QuantSequential, dict[str,
     return cfg, model, ds
 
 
-__all__ = ["build_from_shape", "build_model", "dataset_summary", "load_run"]
+__all__ = ["Model", "build_from_shape", "build_model", "dataset_summary", "load_run"]

@@ -35,10 +35,10 @@ from hwnn.arith import CostTable, load_cost_table
 from hwnn.config import PruneConfig, RunConfig, StageConfig, TrainConfig
 from hwnn.data.base import Dataset
 from hwnn.errors import ConfigError
-from hwnn.nn.model import QuantSequential, load_weights, set_quant_enabled, set_weight_codebook
+from hwnn.nn.model import load_weights, set_quant_enabled, set_weight_codebook
 from hwnn.prune import magnitude_prune, sparsity_report
 from hwnn.train import hw_aware
-from hwnn.train.build import build_model, dataset_summary
+from hwnn.train.build import Model, build_model, dataset_summary
 from hwnn.train.io import atomic_torch_save, atomic_write_json, atomic_write_text
 from hwnn.train.metrics import (
     evaluate,
@@ -96,7 +96,7 @@ class Trainer:
         self.stages = plan_stages(cfg.train)
         self.cfg_dict = cfg.to_yaml_dict()
         torch.manual_seed(cfg.train.seed)
-        self.model: QuantSequential = build_model(cfg.model, dataset)
+        self.model: Model = build_model(cfg.model, dataset)
         self.x_train = model_inputs(dataset, dataset.train.x)
         y = dataset.train.y
         self.y_train = torch.from_numpy(y.astype(np.int64 if dataset.kind == "classification"
