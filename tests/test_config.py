@@ -70,3 +70,34 @@ def test_file_errors(tmp_path: Path) -> None:
     bad.write_text("- a list\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(bad)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs" / "logicnets")
+                                        .glob("*.yaml")), ids=lambda p: p.name)
+def test_logicnets_configs_parse(path: Path) -> None:
+    cfg = load_config(path)
+    assert cfg.model.kind == "lutnet" and cfg.name == f"logicnets_{path.stem}"
+    assert cfg.model.fan_in is not None and len(cfg.model.fan_in) == len(cfg.model.hidden) + 1
+
+
+LUT = {"kind": "lutnet", "hidden": [8], "fan_in": [3, 3], "act_bits": 2, "out_bits": 2}
+
+
+@pytest.mark.parametrize(
+    ("model", "train", "needle"),
+    [
+        ({**LUT, "fan_in": [3]}, {}, r"model: .*one entry per layer \(2"),
+        ({**LUT, "out_bits": 16}, {}, r"model: .*out_bits <= 8"),
+        ({"hidden": [8], "fan_in": [3, 3]}, {}, r"model: fan_in and input_bits apply to kind"),
+        ({"hidden": [8], "act_bits": 1}, {}, r"model: kind: mlp needs act_bits >= 2"),
+        (LUT, {"prune": {"epochs": 1, "sparsity": 0.5}}, r"remove train\.prune"),
+        (LUT, {"qat": None}, r"lutnet needs a train\.qat stage"),
+    ],
+)
+def test_lutnet_config_errors(model: dict, train: dict, needle: str) -> None:
+    data = with_change(["model"], model)
+    data["train"]["qat"] = {"epochs": 1}
+    data["train"].update(train)
+    data["train"] = {k: v for k, v in data["train"].items() if v is not None}
+    with pytest.raises(ConfigError, match=needle):
+        parse_config(data, "x.yaml")

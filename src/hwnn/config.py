@@ -51,12 +51,15 @@ class ModelConfig(_Strict):
     fan_in: list[PositiveInt] | None = Field(
         None, description="lutnet: inputs per neuron, one entry per layer (hidden + output)")
     seed: int = Field(0, description="lutnet: seed of the random fan-in connections")
+    input_bits: int | None = Field(
+        None, ge=1, le=8, description="lutnet: re-quantize the inputs to this many bits with a "
+        "learned scale (e.g. 1-2 for MNIST pixels, so that tables stay small)")
 
     @model_validator(mode="after")
     def _kind_fields(self) -> ModelConfig:
         if self.kind == "mlp":
-            if self.fan_in is not None:
-                raise ValueError("fan_in applies to kind: lutnet only")
+            if self.fan_in is not None or self.input_bits is not None:
+                raise ValueError("fan_in and input_bits apply to kind: lutnet only")
             if self.act_bits < 2:
                 raise ValueError("kind: mlp needs act_bits >= 2 (1-bit activations: lutnet)")
         else:
@@ -159,7 +162,7 @@ def _format_error(source: str, err: ValidationError) -> str:
     parts = []
     for item in err.errors():
         loc = ".".join(str(p) for p in item["loc"]) or "<root>"
-        msg = item["msg"]
+        msg = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see configs/ for valid files)"
         elif "input" in item and not isinstance(item["input"], dict | list):

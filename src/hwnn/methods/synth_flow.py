@@ -51,6 +51,7 @@ from hwnn.logic.verilog import (
     latency,
 )
 from hwnn.methods.logic_flow import (
+    AnyNetwork,
     design_name,
     design_verilog,
     load_run_ir,

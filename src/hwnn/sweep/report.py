@@ -17,7 +17,7 @@ from hwnn.sweep.spec import Job, SweepSpec
 SYNTH_FIELDS = ("area_um2", "cells", "flip_flops", "fmax_mhz", "critical_path_ns",
                 "power_clock_mhz", "power_vectors_mw", "power_vectors", "power_vectorless_mw",
                 "gate_level_vs_ir_mismatches", "luts", "carry4", "latency_cycles",
-                "nonzero_weights", "seconds")
+                "nonzero_weights", "analytic_lut6", "seconds")
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -25,6 +25,8 @@ def build_from_shape(
 ) -> Model:
     if cfg.kind == "lutnet":
         assert cfg.fan_in is not None  # the config validator requires it
+        if cfg.input_bits is not None:
+            input_quant = InputQuant(bits=cfg.input_bits, signed=input_quant.signed, scale=None)
         try:
             return LutNet(input_width, list(cfg.hidden), num_outputs, input_quant,
                           list(cfg.fan_in), cfg.act_bits, cfg.out_bits, cfg.seed)
