@@ -172,3 +172,31 @@ def test_lut_network_synthesizes_on_both_targets(tmp_path: Path) -> None:
     codes = net.input_codes(x)[0].numpy()
     asic = synth_design(ir, tmp_path / "asic", "asic", vectors=codes[:100])
     assert asic["area_um2"] > 0 and asic["gate_level_vs_ir_mismatches"] == 0
+
+
+def test_lutnet_run_trains_saves_and_exports(tmp_path: Path) -> None:
+    from toy import toy_dataset
+
+    from hwnn.config import parse_config
+    from hwnn.ir.export import export_run
+    from hwnn.train.build import load_run
+    from hwnn.train.loop import Trainer
+
+    stage = {"epochs": 5, "lr": 3e-3, "lr_step": 2, "patience": 5}
+    cfg = parse_config({
+        "name": "toy_lut", "data": {"task": "mnist"},
+        "model": {"kind": "lutnet", "hidden": [16], "fan_in": [4, 4], "act_bits": 2,
+                  "out_bits": 3, "input_bits": 2, "seed": 4},
+        "train": {"seed": 1, "batch_size": 64, "float": stage, "qat": stage}})
+    ds = toy_dataset(n=1500)
+    metrics = Trainer(cfg, ds, tmp_path / "run", progress=False).run()
+    assert metrics["summary_test"]["qat"] > 0.4  # 3 classes: better than chance (1/3)
+    _, model, _ = load_run(tmp_path / "run")
+    assert isinstance(model, LutNet) and model.layers[0].inputs.shape == (16, 4)
+    ir = export_run(tmp_path / "run")
+    assert isinstance(ir, LutNetwork) and ir.input.bits == 2
+    x = torch.from_numpy(ds.test.x)
+    codes = model.quantize_input(x).value.numpy()
+    trace = run_lut(ir, codes)
+    assert np.array_equal(trace.prediction, model(x).argmax(1).numpy())
+    assert np.isclose((trace.prediction == ds.test.y).mean(), metrics["summary_test"]["qat"])

@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from hwnn.atomic import atomic_write_bytes
+from hwnn.errors import HwnnError
 from hwnn.ir import IRNetwork, run, save_ir
+from hwnn.ir.lut import LutNetwork
 from hwnn.ir.model import Overflow
 from hwnn.ir.profile import apply_profile, profile_accumulators
 from hwnn.methods.logic_flow import ir_path, load_run_ir, quantized_inputs
@@ -44,6 +46,9 @@ def profile_run(run_dir: Path, quantile: float | None = None, overflow: Overflow
     """Profile, write ``profiled.ir.json`` and ``profile.json``; returns the report."""
     run_dir = Path(run_dir)
     net = load_run_ir(run_dir)
+    if isinstance(net, LutNetwork):
+        raise HwnnError(f"{run_dir} is a LUT network: adder profiling applies to MLP runs "
+                        "(its tables have no accumulators)")
     train_codes, _, _ = quantized_inputs(run_dir, "train", n_train, data_dir,
                                          torch_outputs=False)
     profiles = profile_accumulators(net, train_codes, quantile)

@@ -25,14 +25,21 @@ def stage_name(n: int) -> str:
     return f"{STAGE_PREFIX}{n}"
 
 
-def within_tolerance(metric: str, reference: float, value: float, tolerance: float) -> bool:
-    """Has the restricted model recovered? Accuracy: ``value >= reference - tolerance``
-    (absolute). BER: ``value <= reference * (1 + tolerance)`` (relative; lower is better)."""
+def tolerance_limit(metric: str, reference: float, tolerance: float) -> float:
+    """The worst acceptable score: accuracy ``reference - tolerance`` (absolute), BER
+    ``reference * (1 + tolerance)`` (relative; lower is better)."""
     if metric == "accuracy":
-        return value >= reference - tolerance - 1e-12
+        return reference - tolerance
     if metric == "ber":
-        return value <= reference * (1 + tolerance) + 1e-15
+        return reference * (1 + tolerance)
     raise ValueError(f"unknown metric {metric!r}")
+
+
+def within_tolerance(metric: str, reference: float, value: float, tolerance: float) -> bool:
+    """Has the restricted model recovered? Accuracy: ``value >= reference - tolerance``;
+    BER: ``value <= reference * (1 + tolerance)`` (:func:`tolerance_limit`)."""
+    limit = tolerance_limit(metric, reference, tolerance)
+    return value >= limit - 1e-12 if metric == "accuracy" else value <= limit + 1e-15
 
 
 def new_schedule(metric: str, reference_val: float) -> dict[str, Any]:

@@ -244,8 +244,10 @@ class Trainer:
         if stage.purpose == "select" and hw["selected"] == stage.codebook_n:
             hw["selected_model"] = copy.deepcopy(self.model.state_dict())
         verdict = "within" if ok else "outside"
+        limit = hw_aware.tolerance_limit(metric, hw["reference_val"], cfg.tolerance)
         self.console.print(f"\\[{stage.name}] val {metric} {result['val'][metric]:.6g} is {verdict}"
-                           f" the tolerance of {hw['reference_val']:.6g} ({hw['reference_stage']})")
+                           f" the limit {limit:.6g} ({hw['reference_stage']} "
+                           f"{hw['reference_val']:.6g}, tolerance {cfg.tolerance:g})")
 
     def _run_stage(self, stage_idx: int, stage: Stage, state: dict[str, Any]) -> None:
         if stage.codebook_n is not None and not state["stage_started"]:
