@@ -25,6 +25,7 @@ from typing import Any
 from hwnn.atomic import atomic_write_bytes
 from hwnn.report.markdown import table
 from hwnn.sweep import load_sweep, write_report
+from hwnn.sweep.report import dig
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = (ROOT / "configs" / "sweeps" / "table1.yaml", ROOT / "configs" / "sweeps" / "pareto.yaml")
@@ -53,14 +54,6 @@ def _family(sweep: str, job: str, design: str) -> str | None:
     return "(b) embedded 8-bit" if job.endswith("_8bit") else "(b) embedded low-bit"
 
 
-def _get(d: dict[str, Any] | None, *keys: str) -> Any:
-    for k in keys:
-        if d is None:
-            return None
-        d = d.get(k)
-    return d
-
-
 def points(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """One point per (job, design) of the NID and MNIST jobs."""
     out = []
@@ -80,13 +73,13 @@ def points(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                     "task": task, "job": job["name"], "sweep": sweep, "design": name,
                     "family": family, "status": job["status"],
                     "accuracy": None if stage is None else s[stage], "stage": stage,
-                    "lut6": _get(d, "fpga", "luts"),
-                    "analytic_lut6": _get(d, "fpga", "analytic_lut6"),
-                    "area_um2": _get(d, "asic", "area_um2"),
-                    "fmax_mhz": _get(d, "asic", "fmax_mhz"),
-                    "power_mw": _get(d, "asic", "power_vectors_mw"),
+                    "lut6": dig(d, "fpga", "luts"),
+                    "analytic_lut6": dig(d, "fpga", "analytic_lut6"),
+                    "area_um2": dig(d, "asic", "area_um2"),
+                    "fmax_mhz": dig(d, "asic", "fmax_mhz"),
+                    "power_mw": dig(d, "asic", "power_vectors_mw"),
                     "sim_passed": None if sim is None else sim["passed"],
-                    "gate_mismatches": _get(d, "asic", "gate_level_vs_ir_mismatches"),
+                    "gate_mismatches": dig(d, "asic", "gate_level_vs_ir_mismatches"),
                 })
     return out
 

@@ -28,6 +28,7 @@ from typing import Any
 from hwnn.atomic import atomic_write_bytes
 from hwnn.report.markdown import score, table
 from hwnn.sweep import load_sweep, write_report
+from hwnn.sweep.report import dig
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "configs" / "sweeps" / "table1.yaml"
@@ -51,14 +52,6 @@ SEED: dict[str, dict[str, Any]] = {
               "f_base": 352, "f_ret": 481, "p_base": 496, "p_prop": 164, "n": 120},
 }
 SEED_FIG9_MW = {"embedded": 137, "embedded, logic shared": 115, "+ hardware-aware": 102}
-
-
-def _get(d: dict[str, Any] | None, *keys: str) -> Any:
-    for k in keys:
-        if d is None:
-            return None
-        d = d.get(k)
-    return d
 
 
 def _num(v: Any, spec: str) -> str:
@@ -96,20 +89,20 @@ def table1_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
         d = job["designs"]
         base, prop, ret = d.get("base", {}), d.get("prop", {}), d.get("retimed", {})
         sims = [x.get("sim") for x in (base, prop, ret) if x]
-        gate = [_get(x, "asic", "gate_level_vs_ir_mismatches") for x in (base, prop, ret)]
+        gate = [dig(x, "asic", "gate_level_vs_ir_mismatches") for x in (base, prop, ret)]
         rows.append({
             "name": name, "status": job["status"], "metric": s.get("metric"),
             "shape": _shape(job, ROOT / job["run_dir"]) if job["summary_test"] else "–",
             "float": s.get("float"), "pruned": s.get("finetune"), "prop": s.get("hw_aware"),
-            "n": _get(job, "hw_aware", "n"),
-            "f_base": _get(base, "asic", "fmax_mhz"), "f_prop": _get(prop, "asic", "fmax_mhz"),
-            "f_ret": _get(ret, "asic", "fmax_mhz"),
-            "p_base": _get(base, "asic", "power_vectors_mw"),
-            "p_prop": _get(prop, "asic", "power_vectors_mw"),
-            "p_ret": _get(ret, "asic", "power_vectors_mw"),
-            "a_base": _get(base, "asic", "area_um2"), "a_prop": _get(prop, "asic", "area_um2"),
-            "a_ret": _get(ret, "asic", "area_um2"),
-            "l_base": _get(base, "fpga", "luts"), "l_prop": _get(prop, "fpga", "luts"),
+            "n": dig(job, "hw_aware", "n"),
+            "f_base": dig(base, "asic", "fmax_mhz"), "f_prop": dig(prop, "asic", "fmax_mhz"),
+            "f_ret": dig(ret, "asic", "fmax_mhz"),
+            "p_base": dig(base, "asic", "power_vectors_mw"),
+            "p_prop": dig(prop, "asic", "power_vectors_mw"),
+            "p_ret": dig(ret, "asic", "power_vectors_mw"),
+            "a_base": dig(base, "asic", "area_um2"), "a_prop": dig(prop, "asic", "area_um2"),
+            "a_ret": dig(ret, "asic", "area_um2"),
+            "l_base": dig(base, "fpga", "luts"), "l_prop": dig(prop, "fpga", "luts"),
             "sims_passed": None if not sims or any(x is None for x in sims)
             else all(x["passed"] for x in sims),
             "gate_mismatches": (None if all(g is None for g in gate)
@@ -176,9 +169,9 @@ def fig9_data(report: dict[str, Any]) -> list[dict[str, Any]]:
              ("+ hardware-aware training", "ofc_a", "prop")]
     out = []
     for label, job, design in picks:
-        d = _get(jobs.get(job), "designs", design) or {}
-        out.append({"label": label, "power": _get(d, "asic", "power_vectors_mw"),
-                    "area": _get(d, "asic", "area_um2"), "luts": _get(d, "fpga", "luts")})
+        d = dig(jobs.get(job), "designs", design) or {}
+        out.append({"label": label, "power": dig(d, "asic", "power_vectors_mw"),
+                    "area": dig(d, "asic", "area_um2"), "luts": dig(d, "fpga", "luts")})
     return out
 
 

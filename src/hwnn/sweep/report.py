@@ -20,6 +20,15 @@ SYNTH_FIELDS = ("area_um2", "cells", "flip_flops", "fmax_mhz", "critical_path_ns
                 "nonzero_weights", "analytic_lut6", "seconds")
 
 
+def dig(d: dict[str, Any] | None, *keys: str) -> Any:
+    """``d[k1][k2]...``, or None as soon as a level is missing (reading job reports)."""
+    for k in keys:
+        if d is None:
+            return None
+        d = d.get(k)
+    return d
+
+
 def _read(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
