@@ -5,6 +5,7 @@ See :mod:`hwnn.rules` for the rounding/saturation rules every quantizer follows.
 
 from hwnn.quant.codebook import CodebookQuantizer
 from hwnn.quant.ste import round_half_up_ste
+from hwnn.quant.ternary import BinaryQuantizer, TernaryQuantizer
 from hwnn.quant.uniform import (
     UniformQuantizer,
     int_act_quant,
@@ -12,7 +13,9 @@ from hwnn.quant.uniform import (
 )
 
 __all__ = [
+    "BinaryQuantizer",
     "CodebookQuantizer",
+    "TernaryQuantizer",
     "UniformQuantizer",
     "int_act_quant",
     "int_weight_quant",

@@ -1,0 +1,113 @@
+"""Ternary and binary weights for sparse TNNs (seed 002 ch. 3, §3.2).
+
+* :class:`TernaryQuantizer` - eq. 3.1: ``w_q = +1`` if ``w_r > eta``, ``-1`` if
+  ``w_r < -eta``, else ``0``; a larger threshold ``eta`` quantizes more of the weight space
+  to zero (the thesis goes up to 0.9-0.95).
+* :class:`BinaryQuantizer` - ``w_q = +1`` if ``w_r >= 0`` else ``-1`` (the BNN comparison
+  point; BinaryConnect/BinaryNet).
+
+Both compute the forward pass with ``w_q`` and pass the gradient straight through to
+``w_r`` ("the gradients are computed with w_q and parameter updates are then applied to
+w_r"). Integer codes are ``w_q`` itself with scale 1 (2-bit signed, narrow range
+``[-1, 1]``), so exported layers carry ternary/binary weights and the requantizer absorbs
+every other scale. As in BinaryConnect, real weights are kept in ``[-1, 1]`` after each
+update (:func:`clip_real_weights`) - otherwise a weight could drift arbitrarily far beyond
+the threshold and never come back.
+
+Training helpers: :func:`quantized_l2` is ``R(w_q) = 1/2 sum w_q^2`` (eq. 3.4) with the
+straight-through gradient ``lambda * w_q`` on ``w_r`` (eq. 3.5) - only weights that are
+currently non-zero are pulled towards zero; :func:`quantization_prune_mask` is eq. 3.6
+(keep ``|w_r| > sigma``), used with ``sigma = eta`` (eq. 3.7) before retraining from
+``w_r * mask`` (eq. 3.8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from hwnn.quant.ste import replace_ste
+from hwnn.quant.uniform import UniformQuantizer
+
+
+class TernaryQuantizer(UniformQuantizer):
+    def __init__(self, threshold: float = 0.5) -> None:
+        if not 0 <= threshold < 1:
+            raise ValueError(f"the ternary threshold eta must be in [0, 1), got {threshold}")
+        super().__init__(2, True, narrow_range=True, scale_mode="fixed", scale=1.0)
+        self.threshold = float(threshold)
+
+    def levels(self, x: torch.Tensor) -> torch.Tensor:
+        """Eq. 3.1 (same dtype as ``x``)."""
+        return torch.sign(x) * (x.abs() > self.threshold).to(x.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.enabled:
+            return x
+        return replace_ste(x, self.levels(x))
+
+    @torch.no_grad()
+    def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.levels(x.double()).to(torch.int64), torch.tensor(1.0, dtype=torch.float64)
+
+    def extra_repr(self) -> str:
+        return f"ternary, eta={self.threshold}"
+
+
+class BinaryQuantizer(UniformQuantizer):
+    def __init__(self) -> None:
+        super().__init__(2, True, narrow_range=True, scale_mode="fixed", scale=1.0)
+
+    @staticmethod
+    def levels(x: torch.Tensor) -> torch.Tensor:
+        return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.enabled:
+            return x
+        return replace_ste(x, self.levels(x))
+
+    @torch.no_grad()
+    def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.levels(x.double()).to(torch.int64), torch.tensor(1.0, dtype=torch.float64)
+
+    def extra_repr(self) -> str:
+        return "binary"
+
+
+BITWISE = (TernaryQuantizer, BinaryQuantizer)
+
+
+def bitwise_layers(model: nn.Module) -> Iterator[nn.Module]:
+    """Layers whose weight quantizer is ternary or binary."""
+    for module in model.modules():
+        if isinstance(getattr(module, "weight_quant", None), BITWISE):
+            yield module
+
+
+@torch.no_grad()
+def clip_real_weights(model: nn.Module, bound: float = 1.0) -> None:
+    """Clamp the real weights of ternary/binary layers to ``[-bound, bound]``."""
+    for layer in bitwise_layers(model):
+        layer.weight.clamp_(-bound, bound)
+
+
+def quantized_l2(model: nn.Module) -> torch.Tensor:
+    """``sum over ternary layers of 1/2 sum(w_q^2)`` (eq. 3.4) with gradient ``w_q`` on
+    ``w_r`` (eq. 3.5); multiply by ``lambda`` and add to the data loss (eq. 3.3)."""
+    total = torch.zeros(())
+    for layer in bitwise_layers(model):
+        quant = layer.weight_quant
+        if isinstance(quant, TernaryQuantizer) and quant.enabled:
+            w = layer.weight
+            w_q = quant.levels(w).detach()
+            # value 1/2 w_q^2, gradient w_q (straight through the quantizer)
+            total = total + (0.5 * w_q.pow(2)).sum() + (w_q * (w - w.detach())).sum()
+    return total
+
+
+def quantization_prune_mask(weight: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Eq. 3.6: 1 where ``|w_r| > sigma`` (kept), 0 where ``-sigma <= w_r <= sigma``."""
+    return (weight.abs() > sigma).to(weight.dtype)
