@@ -60,3 +60,30 @@ def test_prune_mask_and_clipping() -> None:
         layer.weight.copy_(w[None] * 2)
     clip_real_weights(layer)
     assert float(layer.weight.abs().max()) == 1.0
+
+
+def test_ternary_mlp_exports_bit_exactly() -> None:
+    import numpy as np
+
+    from hwnn.data.base import InputQuant
+    from hwnn.ir import run
+    from hwnn.ir.export import export_model
+    from hwnn.nn.model import build_mlp, set_quant_enabled
+
+    torch.manual_seed(0)
+    model = build_mlp(20, [12], 3, InputQuant(bits=8, signed=True, scale=None))
+    for i, layer in enumerate(m for m in model.modules() if isinstance(m, QuantLinear)):
+        layer.weight_quant = TernaryQuantizer(0.3) if i == 0 else BinaryQuantizer()
+        with torch.no_grad():
+            layer.weight.uniform_(-1, 1)
+    set_quant_enabled(model, True)
+    x = torch.randn(256, 20)
+    model.train()
+    model(x)  # calibrate activation scales
+    model.eval()
+    ir = export_model(model, "tern", "argmax", {})
+    assert ir.layers[0].weight_bits == 2 and set(np.unique(ir.layers[0].weight)) <= {-1, 0, 1}
+    assert set(np.unique(ir.layers[1].weight)) == {-1, 1}
+    codes = model.quantize_input(x)
+    trace = run(ir, codes.value.numpy())
+    assert np.array_equal(trace.outputs[-1], model.forward_int(codes).value.numpy())
