@@ -54,9 +54,21 @@ class ModelConfig(_Strict):
     input_bits: int | None = Field(
         None, ge=1, le=8, description="lutnet: re-quantize the inputs to this many bits with a "
         "learned scale (e.g. 1-2 for MNIST pixels, so that tables stay small)")
+    weights: Literal["uniform", "ternary", "binary"] = Field(
+        "uniform", description="mlp weight quantizer: uniform weight_bits-bit, ternary "
+        "{-1, 0, +1} with threshold eta (seed 002 eq. 3.1) or binary {-1, +1}")
+    eta: float | list[float] = Field(
+        0.5, description="ternary threshold on the real weights (kept in [-1, 1]); one value "
+        "or one per weight layer (seed 002 uses up to 0.9)")
 
     @model_validator(mode="after")
     def _kind_fields(self) -> ModelConfig:
+        etas = self.eta if isinstance(self.eta, list) else [self.eta]
+        if any(not 0 <= e < 1 for e in etas):
+            raise ValueError(f"eta must be in [0, 1), got {self.eta}")
+        if isinstance(self.eta, list) and len(self.eta) != len(self.hidden) + 1:
+            raise ValueError(f"eta lists need one value per weight layer "
+                             f"({len(self.hidden) + 1}), got {len(self.eta)}")
         if self.kind == "mlp":
             if self.fan_in is not None or self.input_bits is not None:
                 raise ValueError("fan_in and input_bits apply to kind: lutnet only")
@@ -66,6 +78,8 @@ class ModelConfig(_Strict):
             if self.fan_in is None or len(self.fan_in) != len(self.hidden) + 1:
                 raise ValueError(f"kind: lutnet needs fan_in with one entry per layer "
                                  f"({len(self.hidden) + 1}: hidden + output), got {self.fan_in}")
+            if self.weights != "uniform":
+                raise ValueError("weights: ternary/binary apply to kind: mlp")
             if self.out_bits > 8:
                 raise ValueError(f"kind: lutnet output codes are table entries; use out_bits "
                                  f"<= 8 (LogicNets: 2-3), got {self.out_bits}")
@@ -82,8 +96,27 @@ class StageConfig(_Strict):
 
 
 class PruneConfig(StageConfig):
-    sparsity: float = Field(ge=0, lt=1, description="fraction of weights removed")
+    """``method: magnitude`` removes the ``sparsity`` smallest weights (seed 000);
+    ``method: quantization`` fixes every ternary weight with ``|w_r| <= sigma`` at zero
+    (seed 002 eq. 3.6; ``sigma`` defaults to each layer's ``eta``, eq. 3.7)."""
+
+    method: Literal["magnitude", "quantization"] = "magnitude"
+    sparsity: float | None = Field(None, ge=0, lt=1, description="magnitude: fraction of "
+                                   "weights removed")
+    sigma: float | None = Field(None, ge=0, lt=1, description="quantization: threshold "
+                                "(default: eta)")
     scope: Literal["layer", "global"] = "layer"
+
+    @model_validator(mode="after")
+    def _method_fields(self) -> PruneConfig:
+        if self.method == "magnitude" and self.sparsity is None:
+            raise ValueError("method: magnitude needs sparsity (fraction of weights removed)")
+        if self.method == "magnitude" and self.sigma is not None:
+            raise ValueError("sigma applies to method: quantization")
+        if self.method == "quantization" and self.sparsity is not None:
+            raise ValueError("method: quantization takes no sparsity: the first phase's "
+                             "zeros are pruned (set sigma instead)")
+        return self
 
 
 class HwAwareConfig(StageConfig):
@@ -122,6 +155,8 @@ class TrainConfig(_Strict):
     prune: PruneConfig | None = Field(None, description="prune, then fine-tune")
     hw_aware: HwAwareConfig | None = Field(
         None, description="then retrain with the cheapest-multiplier weight sets")
+    l2_quant: float = Field(0.0, ge=0, description="lambda of the L2 penalty on the "
+                            "quantized (ternary) weights in quantized stages, seed 002 eq. 3.3")
 
     @model_validator(mode="after")
     def _hw_aware_after_qat(self) -> TrainConfig:
@@ -145,6 +180,21 @@ class RunConfig(_Strict):
             if self.train.qat is None:
                 raise ValueError("kind: lutnet needs a train.qat stage (the truth tables are "
                                  "enumerated from the quantized neurons)")
+        return self
+
+    @model_validator(mode="after")
+    def _bitwise_training(self) -> RunConfig:
+        prune = self.train.prune
+        if prune is not None and prune.method == "quantization" and self.model.weights != "ternary":
+            raise ValueError("train.prune.method: quantization needs model.weights: ternary")
+        if self.train.l2_quant and self.model.weights != "ternary":
+            raise ValueError("train.l2_quant penalises ternary weights: set model.weights: "
+                             "ternary")
+        if self.model.weights != "uniform" and self.train.hw_aware is not None:
+            raise ValueError("train.hw_aware restricts 8-bit weights; not with ternary/binary")
+        if self.model.weights != "uniform" and self.train.qat is None:
+            raise ValueError("ternary/binary weights need a train.qat stage (the quantized "
+                             "training phase)")
         return self
 
     @model_validator(mode="after")

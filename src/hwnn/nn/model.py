@@ -115,9 +115,17 @@ def codebook_in_state(state_dict: Mapping[str, torch.Tensor]) -> list[int] | Non
 
 
 def load_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
-    """``load_state_dict`` after switching the weight quantizers to the state's codebook."""
-    set_weight_codebook(model, codebook_in_state(state_dict))
+    """``load_state_dict`` after switching the weight quantizers to the state's codebook
+    (uniform/codebook layers only: ternary and binary quantizers stay as built)."""
+    book = codebook_in_state(state_dict)
+    if book is not None or any(isinstance(q, CodebookQuantizer) for q in _weight_quants(model)):
+        set_weight_codebook(model, book)
     model.load_state_dict(state_dict)
+
+
+def _weight_quants(model: nn.Module) -> list[nn.Module]:
+    return [m.weight_quant for m in model.modules()
+            if isinstance(m, WEIGHT_LAYERS) and m.weight_quant is not None]
 
 
 def build_mlp(

@@ -94,6 +94,20 @@ def clip_real_weights(model: nn.Module, bound: float = 1.0) -> None:
         layer.weight.clamp_(-bound, bound)
 
 
+@torch.no_grad()
+def rescale_real_weights(model: nn.Module) -> None:
+    """Divide each ternary/binary layer's real weights by their largest magnitude.
+
+    Our choice, not the thesis's (which trains quantized from the start): a float
+    pre-training stage leaves ``|w_r|`` around ``1/sqrt(fan_in)``, far below a threshold
+    like 0.9, so every weight would start at zero. Scaling a layer by a positive factor
+    before a ReLU only scales its outputs, so the float network's decisions are kept."""
+    for layer in bitwise_layers(model):
+        peak = layer.weight.abs().max()
+        if peak > 0:
+            layer.weight.div_(peak)
+
+
 def quantized_l2(model: nn.Module) -> torch.Tensor:
     """``sum over ternary layers of 1/2 sum(w_q^2)`` (eq. 3.4) with gradient ``w_q`` on
     ``w_r`` (eq. 3.5); multiply by ``lambda`` and add to the data loss (eq. 3.3)."""

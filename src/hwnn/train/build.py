@@ -11,7 +11,8 @@ from hwnn.config import ModelConfig, RunConfig, parse_config
 from hwnn.data.base import Dataset, InputQuant
 from hwnn.errors import HwnnError
 from hwnn.nn.lutnet import LutNet
-from hwnn.nn.model import QuantSequential, build_mlp, load_weights, set_quant_enabled
+from hwnn.nn.model import WEIGHT_LAYERS, QuantSequential, build_mlp, load_weights, set_quant_enabled
+from hwnn.quant.ternary import BinaryQuantizer, TernaryQuantizer
 
 Model = QuantSequential | LutNet
 
@@ -34,9 +35,16 @@ def build_from_shape(
             raise HwnnError(f"model: {err}") from None
     if cfg.kind != "mlp":
         raise HwnnError(f"unknown model kind {cfg.kind!r}")
-    return build_mlp(input_width, list(cfg.hidden), num_outputs, input_quant,
-                     weight_bits=cfg.weight_bits, act_bits=cfg.act_bits, out_bits=cfg.out_bits,
-                     per_channel=cfg.per_channel)
+    model = build_mlp(input_width, list(cfg.hidden), num_outputs, input_quant,
+                      weight_bits=cfg.weight_bits, act_bits=cfg.act_bits, out_bits=cfg.out_bits,
+                      per_channel=cfg.per_channel)
+    if cfg.weights != "uniform":
+        layers = [m for m in model.modules() if isinstance(m, WEIGHT_LAYERS)]
+        etas = cfg.eta if isinstance(cfg.eta, list) else [cfg.eta] * len(layers)
+        for layer, eta in zip(layers, etas, strict=True):
+            layer.weight_quant = (TernaryQuantizer(eta) if cfg.weights == "ternary"
+                                  else BinaryQuantizer())
+    return model
 
 
 def dataset_summary(dataset: Dataset) -> dict[str, Any]:

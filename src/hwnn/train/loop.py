@@ -36,7 +36,8 @@ from hwnn.config import PruneConfig, RunConfig, StageConfig, TrainConfig
 from hwnn.data.base import Dataset
 from hwnn.errors import ConfigError
 from hwnn.nn.model import load_weights, set_quant_enabled, set_weight_codebook
-from hwnn.prune import magnitude_prune, sparsity_report
+from hwnn.prune import magnitude_prune, quantization_prune, sparsity_report
+from hwnn.quant.ternary import clip_real_weights, quantized_l2, rescale_real_weights
 from hwnn.train import hw_aware
 from hwnn.train.build import Model, build_model, dataset_summary
 from hwnn.train.io import atomic_torch_save, atomic_write_json, atomic_write_text
@@ -257,15 +258,24 @@ class Trainer:
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, stage.cfg.lr_step,
                                                     stage.cfg.lr_gamma)
         if not state["stage_started"]:
+            if stage.name == "qat":
+                rescale_real_weights(self.model)  # ternary/binary layers only
             if stage.quant:
                 self._calibrate()
             if stage.prune is not None:
-                magnitude_prune(self.model, stage.prune.sparsity, stage.prune.scope)
+                if stage.prune.method == "quantization":
+                    quantization_prune(self.model, stage.prune.sigma)
+                    how = f"quantization pruning, sigma = {stage.prune.sigma or 'eta'}"
+                else:
+                    assert stage.prune.sparsity is not None
+                    magnitude_prune(self.model, stage.prune.sparsity, stage.prune.scope)
+                    how = f"magnitude, {stage.prune.scope}"
+                report = sparsity_report(self.model)
                 state["results"]["pruned"] = {"val": self._evaluate("val"),
                                               "test": self._evaluate("test"),
-                                              "sparsity": sparsity_report(self.model)}
+                                              "sparsity": report}
                 self.console.print(f"\\[{stage.name}] pruned to sparsity "
-                                   f"{stage.prune.sparsity:.0%} ({stage.prune.scope}): val "
+                                   f"{report['total']:.1%} ({how}): val "
                                    f"{headline(self.dataset, state['results']['pruned']['val'])}")
             state.update(epoch=0, stage_started=True, stopped=False, best=None, bad_epochs=0,
                          stage_time=0.0)
@@ -305,11 +315,16 @@ class Trainer:
             task = progress.add_task(f"{stage.name} {epoch + 1}/{stage.cfg.epochs}",
                                      total=self._n_batches())
         total, count = 0.0, 0
+        l2_quant = self.cfg.train.l2_quant
         for x, y in self._batches(stage_idx, epoch):
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(self.dataset, self.model(x), y)
+            if stage.quant and l2_quant:
+                loss = loss + l2_quant * quantized_l2(self.model)  # seed 002 eq. 3.3
             loss.backward()
             optimizer.step()
+            if stage.quant:
+                clip_real_weights(self.model)  # ternary/binary layers: w_r in [-1, 1]
             total, count = total + loss.item() * len(x), count + len(x)
             if progress is not None and task is not None:
                 progress.advance(task)
