@@ -104,3 +104,10 @@ def test_small_sweep_on_ray_runs_reports_and_resumes(tmp_path: Path) -> None:
               seen.append((name, status)))
     assert sorted(seen) == [("a", None), ("b", None)]
     assert (tmp_path / "jobs" / "a" / "job.json").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs" / "sweeps")
+                                        .glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_sweeps_load(path: Path) -> None:
+    spec, jobs = load_sweep(path)
+    assert spec.name == path.stem and jobs

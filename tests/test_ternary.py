@@ -52,6 +52,23 @@ def test_l2_on_quantized_weights_only_pulls_nonzeros() -> None:
     assert layer.weight.grad.tolist() == [[1.0, 0.0, -1.0], [0.0, 0.0, 1.0]]
 
 
+@given(st.floats(0.1, 0.9), st.integers(0, 2**31 - 1))
+def test_uniformized_weights_zero_a_fraction_eta(eta: float, seed: int) -> None:
+    from hwnn.quant.ternary import uniformize_real_weights
+
+    layer = QuantLinear(50, 40, weight_quant=TernaryQuantizer(eta))
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(40, 50, generator=gen) * 0.05)
+    before = layer.weight.detach().clone()
+    uniformize_real_weights(layer)
+    w = layer.weight.detach()
+    assert abs(float((TernaryQuantizer(eta)(w) == 0).float().mean()) - eta) <= 1 / 2000 + 1e-9
+    # monotone: the order of the float weights is kept
+    assert torch.equal(torch.argsort(before.reshape(-1), stable=True),
+                       torch.argsort(w.reshape(-1), stable=True))
+
+
 def test_prune_mask_and_clipping() -> None:
     w = torch.tensor([-1.3, -0.9, -0.2, 0.9, 0.95])
     assert quantization_prune_mask(w, 0.9).tolist() == [1, 0, 0, 0, 1]

@@ -18,7 +18,8 @@ Training helpers: :func:`quantized_l2` is ``R(w_q) = 1/2 sum w_q^2`` (eq. 3.4) w
 straight-through gradient ``lambda * w_q`` on ``w_r`` (eq. 3.5) - only weights that are
 currently non-zero are pulled towards zero; :func:`quantization_prune_mask` is eq. 3.6
 (keep ``|w_r| > sigma``), used with ``sigma = eta`` (eq. 3.7) before retraining from
-``w_r * mask`` (eq. 3.8).
+``w_r * mask`` (eq. 3.8); :func:`uniformize_real_weights` starts quantized training from a
+float model.
 """
 
 from __future__ import annotations
@@ -95,17 +96,23 @@ def clip_real_weights(model: nn.Module, bound: float = 1.0) -> None:
 
 
 @torch.no_grad()
-def rescale_real_weights(model: nn.Module) -> None:
-    """Divide each ternary/binary layer's real weights by their largest magnitude.
+def uniformize_real_weights(model: nn.Module) -> None:
+    """Map each ternary/binary layer's real weights monotonically onto a uniform grid over
+    ``[-1, 1]``: the weight of rank ``r`` (of ``N``, ascending) becomes
+    ``2 (r + 1/2) / N - 1``.
 
-    Our choice, not the thesis's (which trains quantized from the start): a float
-    pre-training stage leaves ``|w_r|`` around ``1/sqrt(fan_in)``, far below a threshold
-    like 0.9, so every weight would start at zero. Scaling a layer by a positive factor
-    before a ReLU only scales its outputs, so the float network's decisions are kept."""
+    Our choice for the start of quantized training after a float stage (the thesis trains
+    quantized from the start): §3.2.1 reasons about the real weights filling the weight
+    space ``[-1, 1]``, where a threshold ``eta`` quantizes a fraction ``eta`` to zero; float
+    training leaves ``|w_r|`` near ``1/sqrt(fan_in)``, where any sizeable ``eta`` would zero
+    everything. Mapping by rank keeps which weights the float network made large and which
+    sign they have (up to the few around the median), and makes the initial zero fraction
+    exactly ``eta``."""
     for layer in bitwise_layers(model):
-        peak = layer.weight.abs().max()
-        if peak > 0:
-            layer.weight.div_(peak)
+        flat = layer.weight.reshape(-1)
+        order = torch.argsort(flat, stable=True)
+        grid = (torch.arange(flat.numel(), dtype=flat.dtype) + 0.5) * (2.0 / flat.numel()) - 1
+        flat[order] = grid
 
 
 def quantized_l2(model: nn.Module) -> torch.Tensor:

@@ -37,7 +37,7 @@ from hwnn.data.base import Dataset
 from hwnn.errors import ConfigError
 from hwnn.nn.model import load_weights, set_quant_enabled, set_weight_codebook
 from hwnn.prune import magnitude_prune, quantization_prune, sparsity_report
-from hwnn.quant.ternary import clip_real_weights, quantized_l2, rescale_real_weights
+from hwnn.quant.ternary import clip_real_weights, quantized_l2, uniformize_real_weights
 from hwnn.train import hw_aware
 from hwnn.train.build import Model, build_model, dataset_summary
 from hwnn.train.io import atomic_torch_save, atomic_write_json, atomic_write_text
@@ -259,7 +259,7 @@ class Trainer:
                                                     stage.cfg.lr_gamma)
         if not state["stage_started"]:
             if stage.name == "qat":
-                rescale_real_weights(self.model)  # ternary/binary layers only
+                uniformize_real_weights(self.model)  # ternary/binary layers only
             if stage.quant:
                 self._calibrate()
             if stage.prune is not None:
