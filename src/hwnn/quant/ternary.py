@@ -8,11 +8,14 @@
 
 Both compute the forward pass with ``w_q`` and pass the gradient straight through to
 ``w_r`` ("the gradients are computed with w_q and parameter updates are then applied to
-w_r"). Integer codes are ``w_q`` itself with scale 1 (2-bit signed, narrow range
-``[-1, 1]``), so exported layers carry ternary/binary weights and the requantizer absorbs
-every other scale. As in BinaryConnect, real weights are kept in ``[-1, 1]`` after each
-update (:func:`clip_real_weights`) - otherwise a weight could drift arbitrarily far beyond
-the threshold and never come back.
+w_r"). Integer codes are ``w_q`` itself (2-bit signed, narrow range ``[-1, 1]``) with a
+fixed scale ``s`` (float weight = ``s * w_q``); the builder uses the power of two nearest
+to ``1/sqrt(fan_in)`` so that a layer's outputs keep the size of its inputs (without it the
+logits of a 784-input layer are sums of hundreds of ±1 terms). The exported layers carry
+ternary/binary integer weights and the requantizer absorbs ``s`` with every other scale.
+As in BinaryConnect, real weights are kept in ``[-1, 1]`` after each update
+(:func:`clip_real_weights`) - otherwise a weight could drift arbitrarily far beyond the
+threshold and never come back.
 
 Training helpers: :func:`quantized_l2` is ``R(w_q) = 1/2 sum w_q^2`` (eq. 3.4) with the
 straight-through gradient ``lambda * w_q`` on ``w_r`` (eq. 3.5) - only weights that are
@@ -24,6 +27,7 @@ float model.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import torch
@@ -34,10 +38,10 @@ from hwnn.quant.uniform import UniformQuantizer
 
 
 class TernaryQuantizer(UniformQuantizer):
-    def __init__(self, threshold: float = 0.5) -> None:
+    def __init__(self, threshold: float = 0.5, scale: float = 1.0) -> None:
         if not 0 <= threshold < 1:
             raise ValueError(f"the ternary threshold eta must be in [0, 1), got {threshold}")
-        super().__init__(2, True, narrow_range=True, scale_mode="fixed", scale=1.0)
+        super().__init__(2, True, narrow_range=True, scale_mode="fixed", scale=scale)
         self.threshold = float(threshold)
 
     def levels(self, x: torch.Tensor) -> torch.Tensor:
@@ -47,19 +51,19 @@ class TernaryQuantizer(UniformQuantizer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x
-        return replace_ste(x, self.levels(x))
+        return replace_ste(x, self.levels(x)) * self.fixed_scale.to(x.dtype)
 
     @torch.no_grad()
     def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.levels(x.double()).to(torch.int64), torch.tensor(1.0, dtype=torch.float64)
+        return self.levels(x.double()).to(torch.int64), self.fixed_scale.double()
 
     def extra_repr(self) -> str:
-        return f"ternary, eta={self.threshold}"
+        return f"ternary, eta={self.threshold}, scale={float(self.fixed_scale):g}"
 
 
 class BinaryQuantizer(UniformQuantizer):
-    def __init__(self) -> None:
-        super().__init__(2, True, narrow_range=True, scale_mode="fixed", scale=1.0)
+    def __init__(self, scale: float = 1.0) -> None:
+        super().__init__(2, True, narrow_range=True, scale_mode="fixed", scale=scale)
 
     @staticmethod
     def levels(x: torch.Tensor) -> torch.Tensor:
@@ -68,14 +72,14 @@ class BinaryQuantizer(UniformQuantizer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x
-        return replace_ste(x, self.levels(x))
+        return replace_ste(x, self.levels(x)) * self.fixed_scale.to(x.dtype)
 
     @torch.no_grad()
     def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.levels(x.double()).to(torch.int64), torch.tensor(1.0, dtype=torch.float64)
+        return self.levels(x.double()).to(torch.int64), self.fixed_scale.double()
 
     def extra_repr(self) -> str:
-        return "binary"
+        return f"binary, scale={float(self.fixed_scale):g}"
 
 
 BITWISE = (TernaryQuantizer, BinaryQuantizer)
@@ -113,6 +117,11 @@ def uniformize_real_weights(model: nn.Module) -> None:
         order = torch.argsort(flat, stable=True)
         grid = (torch.arange(flat.numel(), dtype=flat.dtype) + 0.5) * (2.0 / flat.numel()) - 1
         flat[order] = grid
+
+
+def fan_in_scale(fan_in: int) -> float:
+    """The power of two nearest (in log2) to ``1/sqrt(fan_in)``."""
+    return 2.0 ** -round(math.log2(math.sqrt(fan_in)))
 
 
 def quantized_l2(model: nn.Module) -> torch.Tensor:

@@ -12,7 +12,7 @@ from hwnn.data.base import Dataset, InputQuant
 from hwnn.errors import HwnnError
 from hwnn.nn.lutnet import LutNet
 from hwnn.nn.model import WEIGHT_LAYERS, QuantSequential, build_mlp, load_weights, set_quant_enabled
-from hwnn.quant.ternary import BinaryQuantizer, TernaryQuantizer
+from hwnn.quant.ternary import BinaryQuantizer, TernaryQuantizer, fan_in_scale
 
 Model = QuantSequential | LutNet
 
@@ -42,8 +42,9 @@ def build_from_shape(
         layers = [m for m in model.modules() if isinstance(m, WEIGHT_LAYERS)]
         etas = cfg.eta if isinstance(cfg.eta, list) else [cfg.eta] * len(layers)
         for layer, eta in zip(layers, etas, strict=True):
-            layer.weight_quant = (TernaryQuantizer(eta) if cfg.weights == "ternary"
-                                  else BinaryQuantizer())
+            scale = fan_in_scale(layer.weight[0].numel())
+            layer.weight_quant = (TernaryQuantizer(eta, scale) if cfg.weights == "ternary"
+                                  else BinaryQuantizer(scale))
     return model
 
 
