@@ -1,0 +1,213 @@
+"""Sparse TNN results (seed 002 ch. 3) from the ``configs/sweeps/tnn.yaml`` sweep.
+
+For every finished job: test accuracy after each stage, sparsity per layer, and the weight
+codecs (:mod:`hwnn.codec`: bits per weight and compression ratio against 2-bit dense
+storage, RLE and Huffman, per layer and per network). Then the effective-throughput model
+(:mod:`hwnn.cost.throughput`, §3.4.4) with the measured non-zero fraction ``gamma`` of each
+TNN: the decoder cost ``C_d`` is the LUT count of the RLE decompressor
+(:mod:`hwnn.logic.rle_decoder`) synthesised with Yosys ``synth_xilinx`` at the widest gap
+field and index width the networks need. Dense BNNs need no decoder (``C_e = C_op``).
+
+Writes ``results/tnn/{tnn.md, tnn.json, sparsity.png, throughput.png}``. Usage::
+
+    hwnn sweep configs/sweeps/tnn.yaml
+    python scripts/tnn.py
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hwnn.atomic import atomic_write_bytes
+from hwnn.codec import network_codec_report
+from hwnn.cost.throughput import (
+    KU115,
+    TYPE1_MAC,
+    TYPE2_MAC,
+    break_even_gamma,
+    effective_tops,
+    peak_tops,
+)
+from hwnn.report.markdown import table
+from hwnn.sweep import load_sweep, write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP = ROOT / "configs" / "sweeps" / "tnn.yaml"
+OUT = ROOT / "results" / "tnn"
+STAGES = ("finetune", "qat", "float")
+REUSE = (1, 16, 256)  # R = B for fully connected layers (batch 1, 16, 256)
+TYPES = {"type 1 (binary activations, 5 LUT/MAC)": TYPE1_MAC,
+         "type 2 (float activations, 2 DSP/MAC)": TYPE2_MAC}
+
+
+def job_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    from hwnn.ir.export import export_run
+
+    rows = []
+    for job in report["jobs"]:
+        s = job["summary_test"]
+        run_dir = ROOT / job["run_dir"]
+        if job["status"] != "done" or not s:
+            rows.append({"name": job["name"], "status": job["status"]})
+            continue
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+        net = export_run(run_dir)
+        weights = {la.name: la.weight for la in net.layers}
+        kind = cfg.get("model", {}).get("weights", "uniform")
+        codec = network_codec_report(weights) if kind == "ternary" else None
+        nonzero = sum(int((w != 0).sum()) for w in weights.values())
+        total = sum(w.size for w in weights.values())
+        rows.append({
+            "name": job["name"], "status": "done", "weights": kind,
+            "task": cfg.get("data", {}).get("task"),
+            "eta": cfg.get("model", {}).get("eta"), "l2": cfg.get("train", {}).get("l2_quant"),
+            "float": s.get("float"),
+            "final": next((s[k] for k in STAGES if s.get(k) is not None), None),
+            "gamma": nonzero / total,
+            "layer_sparsity": {k: 1 - int((w != 0).sum()) / w.size for k, w in weights.items()},
+            "codec": codec,
+        })
+    return rows
+
+
+def decoder_luts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Synthesize the RLE decoder at the widest gap field / index the TNNs use."""
+    from hwnn.eda.yosys import synth_fpga
+    from hwnn.logic.rle_decoder import rle_decoder_verilog
+
+    codecs = [r["codec"] for r in rows if r.get("codec")]
+    if not codecs:
+        return {}
+    gap_bits = max(v["rle_gap_bits"] for c in codecs for v in c["layers"].values())
+    index_bits = max(math.ceil(math.log2(v["weights"])) + 1
+                     for c in codecs for v in c["layers"].values())
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "dec.v"
+        src.write_text(rle_decoder_verilog(gap_bits, index_bits))
+        fpga = synth_fpga([src], "rle_decoder", tmp, timeout_s=600, use_dsp=False)
+    return {"gap_bits": gap_bits, "index_bits": index_bits, "luts": fpga.luts,
+            "flip_flops": fpga.flip_flops, "carry4": fpga.carry}
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.2f} %"
+
+
+def markdown(rows: list[dict[str, Any]], dec: dict[str, Any]) -> str:
+    done = [r for r in rows if r["status"] == "done"]
+    lines = ["# Sparse ternary networks (seed 002 ch. 3)", "",
+             "Made by `hwnn sweep configs/sweeps/tnn.yaml` then `python scripts/tnn.py`. "
+             "MLP 784-256-256-10 with 8-bit ReLU activations on MNIST and Fashion-MNIST "
+             "(the thesis's CIFAR-10 CNNs: data not available here). 'final' = test accuracy "
+             "after quantization pruning + retraining (TNN) or QAT (BNN, 8-bit). Sizes: "
+             "dense = 2 bits per weight; RLE = (gap field + sign) per entry; Huffman = "
+             "codewords + sign bits + code table.", ""]
+    body = []
+    for r in done:
+        c = (r["codec"] or {}).get("total", {})
+        body.append([r["name"], r["weights"], "–" if r["eta"] is None else str(r["eta"]),
+                     "–" if r["l2"] is None else f"{r['l2']:g}", _pct(r["float"]),
+                     _pct(r["final"]), f"{100 * (1 - r['gamma']):.1f} %",
+                     f"{c['rle_bits_per_weight']:.3f}" if c else "–",
+                     f"{c['huffman_bits_per_weight']:.3f}" if c else "–",
+                     f"{c['rle_ratio']:.2f}x / {c['huffman_ratio']:.2f}x" if c else "–"])
+    lines += table(["job", "weights", "eta", "lambda", "float", "final", "zeros",
+                    "RLE bit/w", "HC bit/w", "ratio RLE / HC"], body)
+    pending = [r["name"] for r in rows if r["status"] != "done"]
+    if pending:
+        lines += ["", f"Not finished: {', '.join(pending)}."]
+    lines += ["", "## Per-layer sparsity", ""]
+    layer_names = sorted({k for r in done for k in r["layer_sparsity"]})
+    lines += table(["job", *layer_names],
+                   [[r["name"], *(f"{100 * r['layer_sparsity'].get(k, 0):.1f} %"
+                                  for k in layer_names)] for r in done])
+    if dec:
+        lines += ["", "## Effective throughput (§3.4.4) with our gamma", "",
+                  f"KU115 at 250 MHz, 70 % of LUTs / all DSPs. Decoder C_d: the RLE "
+                  f"decompressor ({dec['gap_bits']}-bit gaps, {dec['index_bits']}-bit index) "
+                  f"synthesised with Yosys synth_xilinx = {dec['luts']} LUTs. TOPs = 2 x MAC/s.",
+                  ""]
+        head = ["job", "gamma", *(f"{t.split(' (')[0]}, R={r}" for t in TYPES for r in REUSE)]
+        rows_t = []
+        for r in done:
+            if r["weights"] != "ternary":
+                continue
+            rows_t.append([r["name"], f"{r['gamma']:.3f}", *(
+                f"{effective_tops(KU115, mac, dec['luts'], r['gamma'], reuse):.1f}"
+                for mac in TYPES.values() for reuse in REUSE)])
+        rows_t.append(["dense BNN (no decoder)", "1", *(
+            f"{peak_tops(KU115, mac):.1f}" for mac in TYPES.values() for _ in REUSE)])
+        lines += table(head, rows_t)
+        lines += ["", "Break-even gamma (the sparse TNN beats the dense BNN below it):", ""]
+        lines += table(["type", *(f"R={r}" for r in REUSE)], [
+            [t, *(f"{break_even_gamma(KU115.share(**mac), KU115.share(luts=dec['luts']), r):.3f}"
+                  for r in REUSE)] for t, mac in TYPES.items()])
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], dec: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if r["status"] == "done" and r["weights"] == "ternary"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for task, marker in (("mnist", "o"), ("fashion", "s")):
+        pts = [r for r in done if r["task"] == task]
+        for l2 in sorted({r["l2"] for r in pts}):
+            sel = sorted((r for r in pts if r["l2"] == l2), key=lambda r: r["eta"])
+            axes[0].plot([r["eta"] for r in sel], [100 * (1 - r["gamma"]) for r in sel],
+                         marker=marker, label=f"{task}, λ={l2:g}")
+            axes[1].plot([r["eta"] for r in sel], [100 * r["final"] for r in sel],
+                         marker=marker, label=f"{task}, λ={l2:g}")
+    axes[0].set(xlabel="threshold η", ylabel="zero weights (%)", title="sparsity vs η, λ")
+    axes[1].set(xlabel="threshold η", ylabel="test accuracy (%)", title="accuracy vs η, λ")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(OUT / "sparsity.png", dpi=120)
+    plt.close(fig)
+    if not dec:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    gammas = [g / 100 for g in range(2, 101)]
+    for ax, (name, mac) in zip(axes, TYPES.items(), strict=True):
+        for reuse in REUSE:
+            ax.plot(gammas, [effective_tops(KU115, mac, dec["luts"], g, reuse) for g in gammas],
+                    label=f"sparse TNN, R={reuse}")
+        ax.axhline(peak_tops(KU115, mac), color="black", ls="--", label="dense BNN")
+        for r in done:
+            ax.axvline(r["gamma"], color="gray", lw=0.5, alpha=0.6)
+        ax.set(xlabel="γ (non-zero fraction; grey: our TNNs)", ylabel="effective TOPs",
+               title=name, yscale="log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(OUT / "throughput.png", dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    spec, jobs = load_sweep(SWEEP)
+    report = write_report(spec, jobs)
+    rows = job_rows(report)
+    dec = decoder_luts(rows)
+    OUT.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(OUT / "tnn.md", markdown(rows, dec).encode())
+    atomic_write_bytes(OUT / "tnn.json", (json.dumps(
+        {"rows": rows, "decoder": dec, "device": KU115.__dict__}, indent=2) + "\n").encode())
+    plot(rows, dec)
+    print(f"wrote {OUT / 'tnn.md'}")
+
+
+if __name__ == "__main__":
+    main()
