@@ -37,46 +37,46 @@ from hwnn.quant.ste import replace_ste
 from hwnn.quant.uniform import UniformQuantizer
 
 
-class TernaryQuantizer(UniformQuantizer):
+class _LevelQuantizer(UniformQuantizer):
+    """2-bit signed weights ``s * levels(w)`` with a fixed scale ``s``; straight-through."""
+
+    def __init__(self, scale: float) -> None:
+        super().__init__(2, True, narrow_range=True, scale_mode="fixed", scale=scale)
+
+    def levels(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.enabled:
+            return x
+        return replace_ste(x, self.levels(x)) * self.fixed_scale.to(x.dtype)
+
+    @torch.no_grad()
+    def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.levels(x.double()).to(torch.int64), self.fixed_scale.double()
+
+
+class TernaryQuantizer(_LevelQuantizer):
     def __init__(self, threshold: float = 0.5, scale: float = 1.0) -> None:
         if not 0 <= threshold < 1:
             raise ValueError(f"the ternary threshold eta must be in [0, 1), got {threshold}")
-        super().__init__(2, True, narrow_range=True, scale_mode="fixed", scale=scale)
+        super().__init__(scale)
         self.threshold = float(threshold)
 
     def levels(self, x: torch.Tensor) -> torch.Tensor:
         """Eq. 3.1 (same dtype as ``x``)."""
         return torch.sign(x) * (x.abs() > self.threshold).to(x.dtype)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.enabled:
-            return x
-        return replace_ste(x, self.levels(x)) * self.fixed_scale.to(x.dtype)
-
-    @torch.no_grad()
-    def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.levels(x.double()).to(torch.int64), self.fixed_scale.double()
-
     def extra_repr(self) -> str:
         return f"ternary, eta={self.threshold}, scale={float(self.fixed_scale):g}"
 
 
-class BinaryQuantizer(UniformQuantizer):
+class BinaryQuantizer(_LevelQuantizer):
     def __init__(self, scale: float = 1.0) -> None:
-        super().__init__(2, True, narrow_range=True, scale_mode="fixed", scale=scale)
+        super().__init__(scale)
 
-    @staticmethod
-    def levels(x: torch.Tensor) -> torch.Tensor:
+    def levels(self, x: torch.Tensor) -> torch.Tensor:
         return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.enabled:
-            return x
-        return replace_ste(x, self.levels(x)) * self.fixed_scale.to(x.dtype)
-
-    @torch.no_grad()
-    def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.levels(x.double()).to(torch.int64), self.fixed_scale.double()
 
     def extra_repr(self) -> str:
         return f"binary, scale={float(self.fixed_scale):g}"
