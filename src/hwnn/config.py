@@ -54,9 +54,12 @@ class ModelConfig(_Strict):
     input_bits: int | None = Field(
         None, ge=1, le=8, description="lutnet: re-quantize the inputs to this many bits with a "
         "learned scale (e.g. 1-2 for MNIST pixels, so that tables stay small)")
-    weights: Literal["uniform", "ternary", "binary"] = Field(
+    weights: Literal["uniform", "ternary", "binary", "syq_binary", "syq_ternary"] = Field(
         "uniform", description="mlp weight quantizer: uniform weight_bits-bit, ternary "
-        "{-1, 0, +1} with threshold eta (seed 002 eq. 3.1) or binary {-1, +1}")
+        "{-1, 0, +1} with threshold eta (seed 002 eq. 3.1), binary {-1, +1}, or SYQ "
+        "binary/ternary with learned symmetric scales (seed 002 ch. 5)")
+    syq_granularity: Literal["layer", "row"] = Field(
+        "layer", description="SYQ: one learned scale per layer or per output neuron (row)")
     eta: float | list[float] = Field(
         0.5, description="ternary threshold on the real weights (kept in [-1, 1]); one value "
         "or one per weight layer (seed 002 uses up to 0.9)")

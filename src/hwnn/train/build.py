@@ -12,6 +12,7 @@ from hwnn.data.base import Dataset, InputQuant
 from hwnn.errors import HwnnError
 from hwnn.nn.lutnet import LutNet
 from hwnn.nn.model import WEIGHT_LAYERS, QuantSequential, build_mlp, load_weights, set_quant_enabled
+from hwnn.quant.syq import SYQQuantizer
 from hwnn.quant.ternary import BinaryQuantizer, TernaryQuantizer, fan_in_scale
 
 Model = QuantSequential | LutNet
@@ -43,8 +44,12 @@ def build_from_shape(
         etas = cfg.eta if isinstance(cfg.eta, list) else [cfg.eta] * len(layers)
         for layer, eta in zip(layers, etas, strict=True):
             scale = fan_in_scale(layer.weight[0].numel())
-            layer.weight_quant = (TernaryQuantizer(eta, scale) if cfg.weights == "ternary"
-                                  else BinaryQuantizer(scale))
+            if cfg.weights.startswith("syq_"):
+                layer.weight_quant = SYQQuantizer(cfg.weights.removeprefix("syq_"),  # type: ignore[arg-type]
+                                                  cfg.syq_granularity, layer.weight.shape[0])
+            else:
+                layer.weight_quant = (TernaryQuantizer(eta, scale) if cfg.weights == "ternary"
+                                      else BinaryQuantizer(scale))
     return model
 
 
