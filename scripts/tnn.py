@@ -60,13 +60,16 @@ def job_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
         net = export_run(run_dir)
         weights = {la.name: la.weight for la in net.layers}
         kind = cfg.get("model", {}).get("weights", "uniform")
-        codec = network_codec_report(weights) if kind == "ternary" else None
+        codec = network_codec_report(weights) if kind in ("ternary", "syq_ternary") else None
         nonzero = sum(int((w != 0).sum()) for w in weights.values())
         total = sum(w.size for w in weights.values())
         rows.append({
             "name": job["name"], "status": "done", "weights": kind,
             "task": cfg.get("data", {}).get("task"),
-            "eta": cfg.get("model", {}).get("eta"), "l2": cfg.get("train", {}).get("l2_quant"),
+            "eta": cfg.get("model", {}).get("eta") if kind == "ternary" else None,
+            "l2": cfg.get("train", {}).get("l2_quant"),
+            "granularity": (cfg.get("model", {}).get("syq_granularity", "layer")
+                            if kind.startswith("syq") else None),
             "float": s.get("float"),
             "final": next((s[k] for k in STAGES if s.get(k) is not None), None),
             "gamma": nonzero / total,
@@ -122,6 +125,12 @@ def markdown(rows: list[dict[str, Any]], dec: dict[str, Any]) -> str:
     pending = [r["name"] for r in rows if r["status"] != "done"]
     if pending:
         lines += ["", f"Not finished: {', '.join(pending)}."]
+    syq = [r for r in done if r["granularity"] is not None]
+    if syq:
+        lines += ["", "## SYQ granularity (seed 002 ch. 5, Table 5.x style)", ""]
+        lines += table(["job", "weights", "scales", "float", "SYQ", "zeros"],
+                       [[r["name"], r["weights"], r["granularity"], _pct(r["float"]),
+                         _pct(r["final"]), f"{100 * (1 - r['gamma']):.1f} %"] for r in syq])
     lines += ["", "## Per-layer sparsity", ""]
     layer_names = sorted({k for r in done for k in r["layer_sparsity"]})
     lines += table(["job", *layer_names],
@@ -136,7 +145,7 @@ def markdown(rows: list[dict[str, Any]], dec: dict[str, Any]) -> str:
         head = ["job", "gamma", *(f"{t.split(' (')[0]}, R={r}" for t in TYPES for r in REUSE)]
         rows_t = []
         for r in done:
-            if r["weights"] != "ternary":
+            if r["codec"] is None:
                 continue
             rows_t.append([r["name"], f"{r['gamma']:.3f}", *(
                 f"{effective_tops(KU115, mac, dec['luts'], r['gamma'], reuse):.1f}"
