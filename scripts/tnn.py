@@ -36,6 +36,7 @@ from hwnn.cost.throughput import (
 )
 from hwnn.report.markdown import table
 from hwnn.sweep import load_sweep, write_report
+from hwnn.sweep.report import dig
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "configs" / "sweeps" / "tnn.yaml"
@@ -63,8 +64,15 @@ def job_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
         codec = network_codec_report(weights) if kind in ("ternary", "syq_ternary") else None
         nonzero = sum(int((w != 0).sum()) for w in weights.values())
         total = sum(w.size for w in weights.values())
+        prop = job["designs"].get("prop") or {}
         rows.append({
             "name": job["name"], "status": "done", "weights": kind,
+            "hw": None if not prop else {
+                "area_um2": dig(prop, "asic", "area_um2"),
+                "fmax_mhz": dig(prop, "asic", "fmax_mhz"),
+                "power_mw": dig(prop, "asic", "power_vectors_mw"),
+                "gate_mismatches": dig(prop, "asic", "gate_level_vs_ir_mismatches"),
+                "lut6": dig(prop, "fpga", "luts"), "sim_passed": dig(prop, "sim", "passed")},
             "task": cfg.get("data", {}).get("task"),
             "eta": cfg.get("model", {}).get("eta") if kind == "ternary" else None,
             "l2": cfg.get("train", {}).get("l2_quant"),
@@ -125,6 +133,24 @@ def markdown(rows: list[dict[str, Any]], dec: dict[str, Any]) -> str:
     pending = [r["name"] for r in rows if r["status"] != "done"]
     if pending:
         lines += ["", f"Not finished: {', '.join(pending)}."]
+    hw = [r for r in done if r["hw"]]
+    if hw:
+        lines += ["", "## MLP variants in logic (784-64-32-10, weights embedded)", "",
+                  "Nangate45 (Yosys + ABC, OpenSTA; power at 500 MHz from 1,000 test vectors) "
+                  "and xc7 LUT6 (Yosys synth_xilinx). 'sim': RTL vs IR vs torch on 10,000 test "
+                  "vectors; 'gate': mapped netlist vs IR on the power vectors.", ""]
+
+        def n(v: Any, spec: str) -> str:
+            return "–" if v is None else format(v, spec)
+
+        lines += table(["job", "weights", "accuracy", "zeros", "area µm²", "fmax MHz",
+                        "power mW", "LUT6", "sim", "gate"],
+                       [[r["name"], r["weights"], _pct(r["final"]),
+                         f"{100 * (1 - r['gamma']):.1f} %", n(r["hw"]["area_um2"], ",.0f"),
+                         n(r["hw"]["fmax_mhz"], ".1f"), n(r["hw"]["power_mw"], ".1f"),
+                         n(r["hw"]["lut6"], ","),
+                         {True: "0 mismatches", False: "FAIL", None: "–"}[r["hw"]["sim_passed"]],
+                         n(r["hw"]["gate_mismatches"], "d")] for r in hw])
     syq = [r for r in done if r["granularity"] is not None]
     if syq:
         lines += ["", "## SYQ granularity (seed 002 ch. 5, Table 5.x style)", ""]
