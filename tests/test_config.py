@@ -52,6 +52,8 @@ def test_demo_config_parses() -> None:
         (["train", "prune"], {"epochs": 1, "sparsity": 1.5}, r"train\.prune\.sparsity"),
         (["train", "float", "lr"], "fast", r"train\.float\.lr: .*number"),
         (["data", "ofc"], {}, r"data: .*only valid with task: ofc"),
+        (["model", "kind"], "cnn", r"model: kind: cnn needs image: \[C, H, W\] and channels"),
+        (["model", "channels"], [4], r"model: image and channels apply to kind: cnn only"),
     ],
 )
 def test_errors_name_the_field(path: list[str], value: object, needle: str) -> None:

@@ -106,3 +106,35 @@ def test_bias_is_quantized_to_accumulator_scale() -> None:
     # zero input → the accumulator equals the integer bias exactly
     zero = model[1].forward_int(model.quantize_input(torch.zeros(1, 6))).value[0].numpy()
     assert np.array_equal(zero, codes.astype(np.int64))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=2), st.sampled_from([1, 3, 5]),
+       st.integers(2, 8), st.integers(0, 2**31 - 1))
+def test_cnn_integer_mode_is_exact(channels, kernel, bits, seed):
+    from hwnn.nn.model import build_cnn
+
+    torch.manual_seed(seed)
+    model = build_cnn([2, 8, 6], channels, [5], 3, InputQuant(bits=8, signed=True, scale=None),
+                      kernel, weight_bits=bits, act_bits=bits)
+    set_quant_enabled(model, True)
+    check_exact(model, torch.randn(32, 2 * 8 * 6))
+
+
+def test_cnn_run_trains_and_refuses_export(tmp_path):
+    from toy import toy_dataset
+
+    from hwnn.config import parse_config
+    from hwnn.ir.export import export_run
+    from hwnn.ir.model import IRError
+    from hwnn.train.loop import Trainer
+
+    stage = {"epochs": 3, "lr": 3e-3, "lr_step": 2, "patience": 3}
+    cfg = parse_config({"name": "cnn", "data": {"task": "mnist"},
+                        "model": {"kind": "cnn", "image": [1, 4, 6], "channels": [4],
+                                  "hidden": [8], "weights": "ternary", "eta": 0.3},
+                        "train": {"seed": 1, "batch_size": 64, "float": stage, "qat": stage}})
+    metrics = Trainer(cfg, toy_dataset(n=1200), tmp_path / "r", progress=False).run()
+    assert metrics["summary_test"]["qat"] > 0.4  # 3 classes
+    with pytest.raises(IRError, match="CNN"):
+        export_run(tmp_path / "r")

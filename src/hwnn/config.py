@@ -42,8 +42,13 @@ class ModelConfig(_Strict):
     becomes a truth table; ``act_bits`` may be 1-3, ``out_bits`` is the (signed) output
     width; ``weight_bits``/``per_channel`` do not apply (tables replace the weights)."""
 
-    kind: Literal["mlp", "lutnet"] = "mlp"
+    kind: Literal["mlp", "lutnet", "cnn"] = "mlp"
     hidden: list[PositiveInt] = Field(description="hidden layer widths, e.g. [20] or [40, 25]")
+    image: list[PositiveInt] | None = Field(
+        None, description="cnn: input image shape [C, H, W] (MNIST: [1, 28, 28])")
+    channels: list[PositiveInt] | None = Field(
+        None, description="cnn: output channels of each conv + 2x2 max-pool block")
+    kernel: PositiveInt = Field(3, description="cnn: odd convolution kernel size")
     weight_bits: int = Field(8, ge=2, le=16)
     act_bits: int = Field(8, ge=1, le=16)
     out_bits: int = Field(16, ge=2, le=32)
@@ -69,14 +74,23 @@ class ModelConfig(_Strict):
         etas = self.eta if isinstance(self.eta, list) else [self.eta]
         if any(not 0 <= e < 1 for e in etas):
             raise ValueError(f"eta must be in [0, 1), got {self.eta}")
-        if isinstance(self.eta, list) and len(self.eta) != len(self.hidden) + 1:
-            raise ValueError(f"eta lists need one value per weight layer "
-                             f"({len(self.hidden) + 1}), got {len(self.eta)}")
-        if self.kind == "mlp":
+        n_layers = len(self.hidden) + 1 + (len(self.channels or []) if self.kind == "cnn" else 0)
+        if isinstance(self.eta, list) and len(self.eta) != n_layers:
+            raise ValueError(f"eta lists need one value per weight layer ({n_layers}), got "
+                             f"{len(self.eta)}")
+        if self.kind == "cnn":
+            if self.image is None or len(self.image) != 3 or not self.channels:
+                raise ValueError("kind: cnn needs image: [C, H, W] and channels: [c1, ...]")
+            if self.kernel % 2 == 0:
+                raise ValueError(f"kernel must be odd (same padding), got {self.kernel}")
+        elif self.image is not None or self.channels is not None:
+            raise ValueError("image and channels apply to kind: cnn only")
+        if self.kind in ("mlp", "cnn"):
             if self.fan_in is not None or self.input_bits is not None:
                 raise ValueError("fan_in and input_bits apply to kind: lutnet only")
             if self.act_bits < 2:
-                raise ValueError("kind: mlp needs act_bits >= 2 (1-bit activations: lutnet)")
+                raise ValueError(f"kind: {self.kind} needs act_bits >= 2 (1-bit activations: "
+                                 "lutnet)")
         else:
             if self.fan_in is None or len(self.fan_in) != len(self.hidden) + 1:
                 raise ValueError(f"kind: lutnet needs fan_in with one entry per layer "

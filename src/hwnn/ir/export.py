@@ -118,6 +118,9 @@ def export_run(run_dir: str | Path) -> IRNetwork | LutNetwork:
     from hwnn.train.build import load_run
 
     cfg, model, ds = load_run(run_dir)
+    if cfg.model.kind == "cnn":
+        raise IRError(f"{run_dir} is a CNN: the integer IR has dense layers only, so CNN runs "
+                      "stay in torch (integer mode: QuantSequential.forward_int)")
     head = "argmax" if ds["kind"] == "classification" else "slicer"
     meta = {"source_run": str(Path(run_dir).resolve()), "config": cfg.to_yaml_dict(),
             "dataset": {k: ds[k] for k in ("name", "kind", "input_width", "num_outputs")},

@@ -56,7 +56,7 @@ class QuantSequential(nn.Sequential):
         for module in self:
             if isinstance(module, (*WEIGHT_LAYERS, QuantAct)):
                 x = module.forward_int(x)
-            elif isinstance(module, nn.Flatten):
+            elif isinstance(module, nn.Flatten | nn.Unflatten):
                 x = IntTensor(module(x.value), x.scale)
             elif isinstance(module, nn.MaxPool2d):  # exact: max commutes with a positive scale
                 pooled = F.max_pool2d(x.value.double(), module.kernel_size, module.stride,
@@ -161,4 +161,57 @@ def build_mlp(
                     weight_quant=int_weight_quant(weight_bits, per_channel), bias_bits=bias_bits),
         QuantIdentity(int_act_quant(out_bits, signed=True)),
     ]
+    return QuantSequential(*layers)
+
+
+def build_cnn(
+    image: Sequence[int],
+    channels: Sequence[int],
+    hidden: Sequence[int],
+    num_outputs: int,
+    input_quant: InputQuant,
+    kernel: int = 3,
+    weight_bits: int = 8,
+    act_bits: int = 8,
+    out_bits: int = 16,
+    per_channel: bool = True,
+    bias_bits: int = 32,
+) -> QuantSequential:
+    """input quantizer → unflatten to ``image`` (C, H, W) → [QuantConv2d (``kernel``, same
+    padding) → QuantReLU → MaxPool2d(2)]* per entry of ``channels`` → flatten →
+    [QuantLinear → QuantReLU]* per entry of ``hidden`` → QuantLinear → QuantIdentity.
+
+    The quantization scheme is the MLP's (:func:`build_mlp`); integer mode is exact through
+    the convolutions and max-pools (:meth:`QuantSequential.forward_int`)."""
+    c, h, w = (int(v) for v in image)
+    if kernel < 1 or kernel % 2 == 0:
+        raise ValueError(f"kernel must be odd (same padding), got {kernel}")
+    fixed_input = input_quant.scale is not None
+    layers: list[nn.Module] = [
+        QuantIdentity(int_act_quant(input_quant.bits, input_quant.signed,
+                                    scale=input_quant.scale, learned=not fixed_input)),
+        nn.Unflatten(1, (c, h, w)),
+    ]
+    for out_c in channels:
+        if h < 2 or w < 2:
+            raise ValueError(f"image {tuple(image)} is too small for {len(channels)} 2x2 pools")
+        layers += [
+            QuantConv2d(c, out_c, kernel, padding=kernel // 2,
+                        weight_quant=int_weight_quant(weight_bits, per_channel),
+                        bias_bits=bias_bits),
+            QuantReLU(int_act_quant(act_bits, signed=False)),
+            nn.MaxPool2d(2),
+        ]
+        c, h, w = out_c, h // 2, w // 2
+    layers.append(nn.Flatten())
+    width = c * h * w
+    for n in hidden:
+        layers += [QuantLinear(width, n, weight_quant=int_weight_quant(weight_bits, per_channel),
+                               bias_bits=bias_bits),
+                   QuantReLU(int_act_quant(act_bits, signed=False))]
+        width = n
+    layers += [QuantLinear(width, num_outputs,
+                           weight_quant=int_weight_quant(weight_bits, per_channel),
+                           bias_bits=bias_bits),
+               QuantIdentity(int_act_quant(out_bits, signed=True))]
     return QuantSequential(*layers)

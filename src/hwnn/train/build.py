@@ -11,7 +11,14 @@ from hwnn.config import ModelConfig, RunConfig, parse_config
 from hwnn.data.base import Dataset, InputQuant
 from hwnn.errors import HwnnError
 from hwnn.nn.lutnet import LutNet
-from hwnn.nn.model import WEIGHT_LAYERS, QuantSequential, build_mlp, load_weights, set_quant_enabled
+from hwnn.nn.model import (
+    WEIGHT_LAYERS,
+    QuantSequential,
+    build_cnn,
+    build_mlp,
+    load_weights,
+    set_quant_enabled,
+)
 from hwnn.quant.syq import SYQQuantizer
 from hwnn.quant.ternary import BinaryQuantizer, TernaryQuantizer, fan_in_scale
 
@@ -34,11 +41,24 @@ def build_from_shape(
                           list(cfg.fan_in), cfg.act_bits, cfg.out_bits, cfg.seed)
         except ValueError as err:
             raise HwnnError(f"model: {err}") from None
-    if cfg.kind != "mlp":
+    if cfg.kind == "cnn":
+        assert cfg.image is not None and cfg.channels is not None  # the validator checks
+        pixels = cfg.image[0] * cfg.image[1] * cfg.image[2]
+        if pixels != input_width:
+            raise HwnnError(f"model.image {cfg.image} has {pixels} values but the dataset's "
+                            f"inputs have {input_width}")
+        try:
+            model = build_cnn(cfg.image, cfg.channels, cfg.hidden, num_outputs, input_quant,
+                              cfg.kernel, weight_bits=cfg.weight_bits, act_bits=cfg.act_bits,
+                              out_bits=cfg.out_bits, per_channel=cfg.per_channel)
+        except ValueError as err:
+            raise HwnnError(f"model: {err}") from None
+    elif cfg.kind == "mlp":
+        model = build_mlp(input_width, list(cfg.hidden), num_outputs, input_quant,
+                          weight_bits=cfg.weight_bits, act_bits=cfg.act_bits,
+                          out_bits=cfg.out_bits, per_channel=cfg.per_channel)
+    else:
         raise HwnnError(f"unknown model kind {cfg.kind!r}")
-    model = build_mlp(input_width, list(cfg.hidden), num_outputs, input_quant,
-                      weight_bits=cfg.weight_bits, act_bits=cfg.act_bits, out_bits=cfg.out_bits,
-                      per_channel=cfg.per_channel)
     if cfg.weights != "uniform":
         layers = [m for m in model.modules() if isinstance(m, WEIGHT_LAYERS)]
         etas = cfg.eta if isinstance(cfg.eta, list) else [cfg.eta] * len(layers)
