@@ -114,7 +114,8 @@ def markdown(rows: list[dict[str, Any]], dec: dict[str, Any]) -> str:
     done = [r for r in rows if r["status"] == "done"]
     lines = ["# Sparse ternary networks (seed 002 ch. 3)", "",
              "Made by `hwnn sweep configs/sweeps/tnn.yaml` then `python scripts/tnn.py`. "
-             "MLP 784-256-256-10 with 8-bit ReLU activations on MNIST and Fashion-MNIST "
+             "MLP 784-256-256-10 with 8-bit ReLU activations on MNIST and Fashion-MNIST, and "
+             "the small Fashion-MNIST CNN of configs/fashion_cnn.yaml (cnn_* jobs) "
              "(the thesis's CIFAR-10 CNNs: data not available here). 'final' = test accuracy "
              "after quantization pruning + retraining (TNN) or QAT (BNN, 8-bit). Sizes: "
              "dense = 2 bits per weight; RLE = (gap field + sign) per entry; Huffman = "

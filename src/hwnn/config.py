@@ -63,8 +63,9 @@ class ModelConfig(_Strict):
         "uniform", description="mlp weight quantizer: uniform weight_bits-bit, ternary "
         "{-1, 0, +1} with threshold eta (seed 002 eq. 3.1), binary {-1, +1}, or SYQ "
         "binary/ternary with learned symmetric scales (seed 002 ch. 5)")
-    syq_granularity: Literal["layer", "row"] = Field(
-        "layer", description="SYQ: one learned scale per layer or per output neuron (row)")
+    syq_granularity: Literal["layer", "row", "pixel"] = Field(
+        "layer", description="SYQ scales: per layer; row = per kernel row of a conv / per "
+        "output neuron of an FC layer; pixel = per kernel position of a conv (FC: per layer)")
     eta: float | list[float] = Field(
         0.5, description="ternary threshold on the real weights (kept in [-1, 1]); one value "
         "or one per weight layer (seed 002 uses up to 0.9)")

@@ -63,8 +63,9 @@ class _QuantWeightMixin:
             return w, self.bias
         assert self.weight_quant is not None
         w_q = self.weight_quant(w)
-        if self.bias is None or input_scale is None:
-            return w_q, self.bias
+        if self.bias is None or input_scale is None or not getattr(self.weight_quant,
+                                                                   "per_output", True):
+            return w_q, self.bias  # (SYQ conv row/pixel scales: no accumulator scale)
         acc_scale = input_scale.detach().double() * self.weight_quant.scale(w).detach().double()
         b_q = self._bias_codes(acc_scale, ste=self.training) * acc_scale
         return w_q, b_q

@@ -66,7 +66,7 @@ def build_from_shape(
             scale = fan_in_scale(layer.weight[0].numel())
             if cfg.weights.startswith("syq_"):
                 layer.weight_quant = SYQQuantizer(cfg.weights.removeprefix("syq_"),  # type: ignore[arg-type]
-                                                  cfg.syq_granularity, layer.weight.shape[0])
+                                                  cfg.syq_granularity, tuple(layer.weight.shape))
             else:
                 layer.weight_quant = (TernaryQuantizer(eta, scale) if cfg.weights == "ternary"
                                       else BinaryQuantizer(scale))
