@@ -48,7 +48,8 @@ TYPES = {"type 1 (binary activations, 5 LUT/MAC)": TYPE1_MAC,
 
 
 def job_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    from hwnn.ir.export import export_run
+    from hwnn.train.build import load_run
+    from hwnn.train.weight_stats import layer_weight_codes
 
     rows = []
     for job in report["jobs"]:
@@ -58,8 +59,8 @@ def job_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append({"name": job["name"], "status": job["status"]})
             continue
         cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
-        net = export_run(run_dir)
-        weights = {la.name: la.weight for la in net.layers}
+        _, model, _ = load_run(run_dir)
+        weights = layer_weight_codes(model)  # type: ignore[arg-type]
         kind = cfg.get("model", {}).get("weights", "uniform")
         codec = network_codec_report(weights) if kind in ("ternary", "syq_ternary") else None
         nonzero = sum(int((w != 0).sum()) for w in weights.values())

@@ -19,13 +19,26 @@ from hwnn.nn.model import QuantSequential
 
 
 @torch.no_grad()
+def layer_weight_codes(model: QuantSequential) -> dict[str, np.ndarray]:
+    """Each weight layer's integer weight codes (pruned ones are 0), by layer name. Levels
+    quantizers (ternary, binary, SYQ) give their {-1, 0, +1} levels, also where their scales
+    have no integer form (SYQ row/pixel convolutions)."""
+    out = {}
+    for name, layer in model.weight_layers():
+        quant = layer.weight_quant
+        assert quant is not None
+        w = layer.masked_weight().detach()
+        if hasattr(quant, "levels") and callable(quant.levels):
+            codes = quant.levels(w.double()).to(torch.int64)
+        else:
+            codes, _ = quant.quantize(w)
+        out[name] = codes.numpy()
+    return out
+
+
 def integer_weights(model: QuantSequential) -> np.ndarray:
     """All weight codes of the model's layers (pruned ones are 0), flattened."""
-    parts = []
-    for _, layer in model.weight_layers():
-        assert layer.weight_quant is not None
-        codes, _ = layer.weight_quant.quantize(layer.masked_weight())
-        parts.append(codes.reshape(-1).numpy())
+    parts = [codes.reshape(-1) for codes in layer_weight_codes(model).values()]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
