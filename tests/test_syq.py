@@ -125,3 +125,32 @@ def test_syq_pixel_cnn_trains(tmp_path) -> None:
                         "train": {"seed": 1, "batch_size": 64, "float": stage, "qat": stage}})
     metrics = Trainer(cfg, toy_dataset(n=1200), tmp_path / "r", progress=False).run()
     assert metrics["summary_test"]["qat"] > 0.4
+
+
+def test_fixed_point_activations_follow_eq_5_13(tmp_path) -> None:
+    import numpy as np
+    from toy import toy_dataset
+
+    from hwnn.config import parse_config
+    from hwnn.ir import run
+    from hwnn.ir.export import export_run
+    from hwnn.nn.layers import QuantAct
+    from hwnn.train.build import load_run
+    from hwnn.train.loop import Trainer
+
+    stage = {"epochs": 2, "lr": 3e-3, "lr_step": 2, "patience": 3}
+    cfg = parse_config({"name": "g", "data": {"task": "mnist"},
+                        "model": {"hidden": [16], "weights": "syq_ternary", "act_bits": 4,
+                                  "act_frac_bits": 2},
+                        "train": {"seed": 1, "batch_size": 64, "float": stage, "qat": stage}})
+    ds = toy_dataset(n=900)
+    Trainer(cfg, ds, tmp_path / "r", progress=False).run()
+    _, model, _ = load_run(tmp_path / "r")
+    relu = next(m for m in model.modules() if isinstance(m, QuantAct) and m.relu)
+    assert float(relu.output_scale()) == 0.25  # 2^-f; range [0, 2^(4-2) - 2^-2] = [0, 3.75]
+    h = relu(torch.tensor([[-1.0, 0.1, 0.125, 0.2, 1.3, 9.0]]))
+    assert h.tolist() == [[0.0, 0.0, 0.25, 0.25, 1.25, 3.75]]  # floor(4x + 1/2)/4, saturated
+    x = torch.from_numpy(ds.test.x)
+    codes = model.quantize_input(x)
+    assert np.array_equal(run(export_run(tmp_path / "r"), codes.value.numpy()).outputs[-1],
+                          model.forward_int(codes).value.numpy())

@@ -63,6 +63,10 @@ class ModelConfig(_Strict):
         "uniform", description="mlp weight quantizer: uniform weight_bits-bit, ternary "
         "{-1, 0, +1} with threshold eta (seed 002 eq. 3.1), binary {-1, +1}, or SYQ "
         "binary/ternary with learned symmetric scales (seed 002 ch. 5)")
+    act_frac_bits: int | None = Field(
+        None, ge=0, le=16, description="hidden activations as unsigned fixed point with this "
+        "many fractional bits, G(x) = floor(2^f x + 1/2) / 2^f on [0, 2^(k-f) - 2^-f] "
+        "(seed 002 eq. 5.13); default: a learned power-of-two scale")
     syq_granularity: Literal["layer", "row", "pixel"] = Field(
         "layer", description="SYQ scales: per layer; row = per kernel row of a conv / per "
         "output neuron of an FC layer; pixel = per kernel position of a conv (FC: per layer)")
@@ -92,6 +96,9 @@ class ModelConfig(_Strict):
             if self.act_bits < 2:
                 raise ValueError(f"kind: {self.kind} needs act_bits >= 2 (1-bit activations: "
                                  "lutnet)")
+            if self.act_frac_bits is not None and self.act_frac_bits > self.act_bits:
+                raise ValueError(f"act_frac_bits ({self.act_frac_bits}) cannot exceed act_bits "
+                                 f"({self.act_bits})")
         else:
             if self.fan_in is None or len(self.fan_in) != len(self.hidden) + 1:
                 raise ValueError(f"kind: lutnet needs fan_in with one entry per layer "

@@ -10,6 +10,7 @@ import torch
 from hwnn.config import ModelConfig, RunConfig, parse_config
 from hwnn.data.base import Dataset, InputQuant
 from hwnn.errors import HwnnError
+from hwnn.nn.layers import QuantAct
 from hwnn.nn.lutnet import LutNet
 from hwnn.nn.model import (
     WEIGHT_LAYERS,
@@ -21,6 +22,7 @@ from hwnn.nn.model import (
 )
 from hwnn.quant.syq import SYQQuantizer
 from hwnn.quant.ternary import BinaryQuantizer, TernaryQuantizer, fan_in_scale
+from hwnn.quant.uniform import int_act_quant
 
 Model = QuantSequential | LutNet
 
@@ -59,6 +61,11 @@ def build_from_shape(
                           out_bits=cfg.out_bits, per_channel=cfg.per_channel)
     else:
         raise HwnnError(f"unknown model kind {cfg.kind!r}")
+    if cfg.act_frac_bits is not None:  # seed 002 eq. 5.13: fixed-point hidden activations
+        for module in model.modules():
+            if isinstance(module, QuantAct) and module.relu:
+                module.act_quant = int_act_quant(cfg.act_bits, signed=False,
+                                                 scale=2.0 ** -cfg.act_frac_bits, learned=False)
     if cfg.weights != "uniform":
         layers = [m for m in model.modules() if isinstance(m, WEIGHT_LAYERS)]
         etas = cfg.eta if isinstance(cfg.eta, list) else [cfg.eta] * len(layers)
