@@ -128,6 +128,29 @@ def _weight_quants(model: nn.Module) -> list[nn.Module]:
             if isinstance(m, WEIGHT_LAYERS) and m.weight_quant is not None]
 
 
+def input_layer(input_quant: InputQuant) -> QuantIdentity:
+    """The network's input quantizer: the dataset's fixed scale, or a learned one."""
+    fixed = input_quant.scale is not None
+    return QuantIdentity(int_act_quant(input_quant.bits, input_quant.signed,
+                                       scale=input_quant.scale, learned=not fixed))
+
+
+def dense_stack(width: int, hidden: Sequence[int], num_outputs: int, weight_bits: int,
+                act_bits: int, out_bits: int, per_channel: bool, bias_bits: int
+                ) -> list[nn.Module]:
+    """[QuantLinear → QuantReLU]* per entry of ``hidden`` → QuantLinear → QuantIdentity."""
+    def linear(n_in: int, n_out: int) -> QuantLinear:
+        return QuantLinear(n_in, n_out, weight_quant=int_weight_quant(weight_bits, per_channel),
+                           bias_bits=bias_bits)
+
+    widths = [width, *hidden]
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in pairwise(widths):
+        layers += [linear(fan_in, fan_out), QuantReLU(int_act_quant(act_bits, signed=False))]
+    layers += [linear(widths[-1], num_outputs), QuantIdentity(int_act_quant(out_bits, signed=True))]
+    return layers
+
+
 def build_mlp(
     input_width: int,
     hidden: list[int],
@@ -144,24 +167,9 @@ def build_mlp(
     Seed 000 §III-A: 8-bit weights and activations; the output stays wider (``out_bits``) so
     argmax / the OFC slicer see a fine-grained value.
     """
-    fixed_input = input_quant.scale is not None
-    layers: list[nn.Module] = [
-        QuantIdentity(int_act_quant(input_quant.bits, input_quant.signed,
-                                    scale=input_quant.scale, learned=not fixed_input))
-    ]
-    widths = [input_width, *hidden]
-    for fan_in, fan_out in pairwise(widths):
-        layers += [
-            QuantLinear(fan_in, fan_out, weight_quant=int_weight_quant(weight_bits, per_channel),
-                        bias_bits=bias_bits),
-            QuantReLU(int_act_quant(act_bits, signed=False)),
-        ]
-    layers += [
-        QuantLinear(widths[-1], num_outputs,
-                    weight_quant=int_weight_quant(weight_bits, per_channel), bias_bits=bias_bits),
-        QuantIdentity(int_act_quant(out_bits, signed=True)),
-    ]
-    return QuantSequential(*layers)
+    return QuantSequential(input_layer(input_quant),
+                           *dense_stack(input_width, hidden, num_outputs, weight_bits, act_bits,
+                                        out_bits, per_channel, bias_bits))
 
 
 def build_cnn(
@@ -186,12 +194,7 @@ def build_cnn(
     c, h, w = (int(v) for v in image)
     if kernel < 1 or kernel % 2 == 0:
         raise ValueError(f"kernel must be odd (same padding), got {kernel}")
-    fixed_input = input_quant.scale is not None
-    layers: list[nn.Module] = [
-        QuantIdentity(int_act_quant(input_quant.bits, input_quant.signed,
-                                    scale=input_quant.scale, learned=not fixed_input)),
-        nn.Unflatten(1, (c, h, w)),
-    ]
+    layers: list[nn.Module] = [input_layer(input_quant), nn.Unflatten(1, (c, h, w))]
     for out_c in channels:
         if h < 2 or w < 2:
             raise ValueError(f"image {tuple(image)} is too small for {len(channels)} 2x2 pools")
@@ -204,14 +207,6 @@ def build_cnn(
         ]
         c, h, w = out_c, h // 2, w // 2
     layers.append(nn.Flatten())
-    width = c * h * w
-    for n in hidden:
-        layers += [QuantLinear(width, n, weight_quant=int_weight_quant(weight_bits, per_channel),
-                               bias_bits=bias_bits),
-                   QuantReLU(int_act_quant(act_bits, signed=False))]
-        width = n
-    layers += [QuantLinear(width, num_outputs,
-                           weight_quant=int_weight_quant(weight_bits, per_channel),
-                           bias_bits=bias_bits),
-               QuantIdentity(int_act_quant(out_bits, signed=True))]
+    layers += dense_stack(c * h * w, hidden, num_outputs, weight_bits, act_bits, out_bits,
+                          per_channel, bias_bits)
     return QuantSequential(*layers)
