@@ -31,7 +31,8 @@ def test_grid_overrides_and_defaults(tmp_path: Path) -> None:
                      "designs": [{"name": "p", "targets": ["fpga"]}]},
         "jobs": [{"name": "a", "config": "tiny.yaml", "set": {"model.hidden": [5]},
                   "grid": {"model.weight_bits": [4, 8], "train.prune.sparsity": [0.5]}},
-                 {"name": "b", "config": "tiny.yaml", "steps": ["train"], "designs": []}]})
+                 {"name": "b", "config": "tiny.yaml", "steps": ["train"], "designs": [],
+                  "sim_vectors": 3}]})
     _, jobs = load_sweep(path)
     assert [j.name for j in jobs] == ["a_weight_bits4_sparsity0.5", "a_weight_bits8_sparsity0.5",
                                       "b"]
@@ -39,7 +40,7 @@ def test_grid_overrides_and_defaults(tmp_path: Path) -> None:
     assert a4.name == jobs[0].name and a4.model.weight_bits == 4 and a4.model.hidden == [5]
     assert a4.train.batch_size == 256 and a4.train.prune.sparsity == 0.5
     assert jobs[0].sim_vectors == 7 and jobs[0].designs[0].targets == ["fpga"]
-    assert jobs[2].steps == ["train"] and jobs[2].designs == []
+    assert jobs[2].steps == ["train"] and jobs[2].designs == [] and jobs[2].sim_vectors == 3
 
 
 @pytest.mark.parametrize("sweep, message", [

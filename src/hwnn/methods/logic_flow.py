@@ -139,9 +139,11 @@ def sim_json_path(run_dir: Path, style: Style = "embedded", extra_stages: int = 
 
 def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedded",
                  extra_stages: int = 0, simulators: list[str] | None = None,
-                 data_dir: str | None = None, variant: str = "net") -> dict[str, Any]:
+                 data_dir: str | None = None, variant: str = "net",
+                 timeout_s: float = 1800) -> dict[str, Any]:
     """torch integer mode vs IR reference vs RTL on test vectors; writes ``sim.json`` for
-    the default design (embedded, exported IR), ``sim_<design>.json`` for the others."""
+    the default design (embedded, exported IR), ``sim_<design>.json`` for the others.
+    ``timeout_s`` bounds each simulator call (compile and run)."""
     run_dir = Path(run_dir)
     net = load_run_ir(run_dir, variant)
     codes, _, torch_out = quantized_inputs(run_dir, "test", n_vectors, data_dir)
@@ -169,7 +171,8 @@ def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedde
                         "`sudo apt-get install -y iverilog` (or verilator)")
     for sim in sims:
         t0 = time.perf_counter()
-        result = simulate([work / "tb.v", work / "net.v"], work, sim)  # type: ignore[arg-type]
+        result = simulate([work / "tb.v", work / "net.v"], work, sim,  # type: ignore[arg-type]
+                          timeout_s=timeout_s)
         report["simulators"][sim] = {
             "vectors": result.vectors, "mismatches": result.mismatches,
             "layer_mismatches": result.layer_mismatches,

@@ -77,6 +77,8 @@ class JobSpec(_Strict):
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     steps: list[Step] | None = None
     designs: list[DesignSpec] | None = None
+    sim_vectors: PositiveInt | None = Field(None, description="this job's RTL simulation "
+                                            "vectors (default: the sweep's)")
 
 
 class SweepSpec(_Strict):
@@ -143,7 +145,8 @@ def expand(spec: SweepSpec, base_dir: Path) -> list[Job]:
                 cfg.setdefault("data", {})["data_dir"] = spec.data_dir
             job = Job(name=name, config=cfg, steps=js.steps or d.steps,
                       designs=js.designs if js.designs is not None else d.designs,
-                      sim_vectors=d.sim_vectors, power_vectors=d.power_vectors,
+                      sim_vectors=js.sim_vectors or d.sim_vectors,
+                      power_vectors=d.power_vectors,
                       clock_ns=d.clock_ns, timeout_s=d.timeout_s, data_dir=spec.data_dir)
             job.run_config()  # validate now, not inside a worker
             jobs.append(job)
