@@ -112,3 +112,17 @@ def test_changed_config_is_refused(tmp_path: Path) -> None:
     Trainer(toy_config(epochs=1), ds, tmp_path / "r", progress=False).run()
     with pytest.raises(ConfigError, match="different config"):
         Trainer(toy_config(epochs=2), ds, tmp_path / "r", progress=False).run()
+
+
+def test_a_run_from_an_older_config_schema_still_resumes(tmp_path: Path) -> None:
+    """Fields added to the config schema later (with defaults) do not make a finished or
+    interrupted run look like a different config."""
+    ds = toy_dataset(n=600)
+    Trainer(toy_config(epochs=1), ds, tmp_path / "r", progress=False).run()
+    path = tmp_path / "r" / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    for key in ("weights", "eta", "syq_granularity", "kernel"):  # as an older hwnn wrote it
+        state["config"]["model"].pop(key, None)
+    torch.save(state, path)
+    again = Trainer(toy_config(epochs=1), ds, tmp_path / "r", progress=False).run()
+    assert again["summary_test"] is not None

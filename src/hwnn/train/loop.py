@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hwnn.arith import CostTable, load_cost_table
-from hwnn.config import PruneConfig, RunConfig, StageConfig, TrainConfig
+from hwnn.config import PruneConfig, RunConfig, StageConfig, TrainConfig, parse_config
 from hwnn.data.base import Dataset
 from hwnn.errors import ConfigError
 from hwnn.nn.model import load_weights, set_quant_enabled, set_weight_codebook
@@ -78,6 +78,16 @@ def plan_stages(cfg: TrainConfig) -> list[Stage]:
     return stages
 
 
+def _normalized(cfg: Any) -> Any:
+    """A stored run config as the current schema writes it (fields added to the schema since
+    the run started appear with their defaults), so that resuming an older run compares
+    like with like; a config that no longer parses is returned unchanged."""
+    try:
+        return parse_config(cfg).to_yaml_dict()
+    except ConfigError:
+        return cfg
+
+
 def _epoch_seed(seed: int, stage_idx: int, epoch: int) -> list[int]:
     return [seed, stage_idx, epoch]
 
@@ -114,7 +124,7 @@ class Trainer:
         if not path.exists():
             return self._fresh_state()
         state = torch.load(path, weights_only=False)
-        if state.get("config") != self.cfg_dict:
+        if _normalized(state.get("config")) != self.cfg_dict:
             raise ConfigError(
                 f"{self.run_dir} holds a run with a different config; pass a new --out folder "
                 "(or delete the old one) to start a new run"
