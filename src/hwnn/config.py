@@ -104,7 +104,7 @@ class ModelConfig(_Strict):
                 raise ValueError(f"kind: lutnet needs fan_in with one entry per layer "
                                  f"({len(self.hidden) + 1}: hidden + output), got {self.fan_in}")
             if self.weights != "uniform":
-                raise ValueError("weights: ternary/binary apply to kind: mlp")
+                raise ValueError("weights: ternary/binary/syq apply to kind: mlp or cnn")
             if self.out_bits > 8:
                 raise ValueError(f"kind: lutnet output codes are table entries; use out_bits "
                                  f"<= 8 (LogicNets: 2-3), got {self.out_bits}")
