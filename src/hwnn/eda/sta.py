@@ -221,21 +221,31 @@ def power_vectorless(
                        report)
 
 
-def _annotation_lines(activity: Mapping[str, float]) -> list[str]:
-    """Tcl that sets each listed net's driver-pin activity (the clock port is skipped)."""
+def _annotation_lines(activity: Mapping[str, float], data_file: Path) -> list[str]:
+    """Tcl that sets each listed net's driver-pin activity (the clock port is skipped).
+
+    The (name, activity) pairs are written to ``data_file`` as one Tcl list and read with
+    ``read`` + ``array set``; the design's nets are then walked once. Both steps avoid
+    quadratic costs measured on the 616,584-net generic OFC-A netlist, where annotation took
+    78 min: ``sta`` re-checks ``info complete`` on a multi-line command after every line it
+    reads (also under ``source``), and ``get_nets NAME`` scans every net for bus names.
+    """
     pairs = []
     for name, value in activity.items():
         if not 0.0 <= float(value) <= 2.0:
             raise EdaError(f"activity of net {name!r} is {value}, expected 0..2 per cycle")
-        pairs.append(f"  {tcl_word(name)} {float(value):.8g}")
+        pairs.append(f"{tcl_word(name)} {float(value):.8g}\n")
+    data_file.write_text("".join(pairs))
     return [
-        "set hwnn_activity {",
-        *pairs,
-        "}",
+        f"set hwnn_fh [open {tcl_word(str(data_file))} r]",
+        "array set hwnn_activity [read $hwnn_fh]",
+        "close $hwnn_fh",
         "set hwnn_annotated 0",
-        "foreach {hwnn_name hwnn_act} $hwnn_activity {",
-        "  set hwnn_net [get_nets -quiet $hwnn_name]",
-        "  if {[llength $hwnn_net] != 1} { puts \"HWNN_UNMATCHED $hwnn_name\"; continue }",
+        "foreach hwnn_net [get_nets -quiet *] {",
+        "  set hwnn_name [get_full_name $hwnn_net]",
+        "  if {![info exists hwnn_activity($hwnn_name)]} { continue }",
+        "  set hwnn_act $hwnn_activity($hwnn_name)",
+        "  unset hwnn_activity($hwnn_name)",
         "  foreach hwnn_pin [sta::net_driver_pins $hwnn_net] {",
         "    if {[sta::Pin_is_top_level_port $hwnn_pin]",
         "        && [lsearch -exact $hwnn_clk_names [get_full_name $hwnn_pin]] >= 0} {",
@@ -245,6 +255,7 @@ def _annotation_lines(activity: Mapping[str, float]) -> list[str]:
         "    incr hwnn_annotated",
         "  }",
         "}",
+        'foreach hwnn_name [array names hwnn_activity] { puts "HWNN_UNMATCHED $hwnn_name" }',
         'puts "HWNN_ANNOTATED $hwnn_annotated"',
     ]
 
@@ -275,7 +286,7 @@ def power_from_activity(
     lines += [
         f"set_power_activity -input -activity {init_input_activity:.6g} -duty 0.5",
         "report_power -digits 8 > power_init.rpt",
-        *_annotation_lines(activity),
+        *_annotation_lines(activity, work / "power_activity.txt"),
         f"report_power -digits 8 > {tcl_word(report.name)}",
     ]
     text, log = _run_sta(lines, work, "power_vectors", timeout_s)
