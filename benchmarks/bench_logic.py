@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from hwnn.eda.gatesim import simulate_activity
+from hwnn.eda.sta import power_from_activity
 from hwnn.ir import run
 from hwnn.logic.literals import pack_words
 from hwnn.logic.verilog import network_verilog
@@ -52,7 +53,8 @@ def _median_time(fn, repeats: int) -> tuple[float, list[float]]:  # type: ignore
 
 def gatesim_rates(runs: dict[str, Path], nets: dict, n_vectors: int) -> dict[str, object]:
     """Zero-delay simulation speed on the netlists ``scripts/logic_results.py`` left in
-    ``results/logic_spine`` (skipped for a net without one)."""
+    ``results/logic_spine`` (skipped for a net without one), then the time OpenSTA takes to
+    read the netlist, annotate every simulated net's activity and report power."""
     rates: dict[str, object] = {}
     for name in ("nid_a", "ofc_a"):
         for design in ("embedded", "generic"):
@@ -69,8 +71,15 @@ def gatesim_rates(runs: dict[str, Path], nets: dict, n_vectors: int) -> dict[str
                                     in_width=net.input.features * net.input.bits,
                                     vectors=pack_words(x, net.input.bits), **kw)
             dt = time.perf_counter() - t0
+            with tempfile.TemporaryDirectory() as work:
+                t0 = time.perf_counter()
+                pa = power_from_activity(netlist, top_name(net), work, period_ns=2.0,
+                                         activity=res.activity, timeout_s=7200)
+                dt_power = time.perf_counter() - t0
             rates[f"{name}/{design}"] = {"nets": len(res.toggles), "vectors": len(x),
-                                         "seconds": round(dt, 2)}
+                                         "seconds": round(dt, 2),
+                                         "opensta_power_seconds": round(dt_power, 1),
+                                         "annotated_nets": pa.annotated_nets}
     return rates
 
 
