@@ -32,6 +32,7 @@ from hwnn.eda import (
 from hwnn.eda.activity import module_ports
 from hwnn.eda.liberty import cell_models, iter_cells, sequential_cells, strip_cells
 from hwnn.eda.sta import tcl_word
+from hwnn.eda.yosys import FRAIG_CONFLICT_LIMIT
 from hwnn.errors import HwnnError
 
 IN_BITS = 4
@@ -286,7 +287,8 @@ def test_synth_asic_const_weights_smaller_than_weight_ports(
     assert sum(const.cells_by_type.values()) == const.cell_count
     netlist = const.netlist_path.read_text()
     assert "assign" not in netlist  # OpenSTA 2.0.17 cannot parse Yosys' assign {..} = ..
-    assert "&nf" in const.abc_script_path.read_text()
+    script = const.abc_script_path.read_text()
+    assert "&nf" in script and f"&fraig -x -C {FRAIG_CONFLICT_LIMIT}" in script
     rtl, _, _ = neuron_rtl("neuron_var", CONST_WEIGHTS, weights_as_inputs=True)
     (tmp_path / "neuron_var.v").write_text(rtl)
     var = synth_asic([tmp_path / "neuron_var.v"], "neuron_var", tmp_path / "asic",

@@ -112,3 +112,24 @@ def test_small_sweep_on_ray_runs_reports_and_resumes(tmp_path: Path) -> None:
 def test_shipped_sweeps_load(path: Path) -> None:
     spec, jobs = load_sweep(path)
     assert spec.name == path.stem and jobs
+
+
+def test_asic_results_of_an_older_flow_are_redone(tmp_path: Path) -> None:
+    """A sweep resumes an ASIC result only when the mapping recipe, clock and power vectors
+    it was made with are the current ones; FPGA results are kept."""
+    from hwnn.eda.yosys import ASIC_FLOW_VERSION
+    from hwnn.sweep.job import _synth_done
+    from hwnn.sweep.spec import Job
+
+    job = Job(name="j", config={}, steps=["synth"], designs=[], sim_vectors=10,
+              power_vectors=100, clock_ns=2.0, timeout_s=60)
+    current = {"asic_flow": ASIC_FLOW_VERSION, "power_clock_mhz": 500.0, "power_vectors": 100}
+    designs = {"embedded/asic": current, "generic/asic": {**current, "asic_flow": 1},
+               "old/asic": {"power_clock_mhz": 500.0, "power_vectors": 100},
+               "slow/asic": {**current, "power_clock_mhz": 250.0},
+               "embedded/fpga": {"luts": 5}}
+    (tmp_path / "synth.json").write_text(json.dumps({"designs": designs}))
+    done = {key: _synth_done(tmp_path, key, job, key.split("/")[1]) for key in designs}
+    assert done == {"embedded/asic": True, "generic/asic": False, "old/asic": False,
+                    "slow/asic": False, "embedded/fpga": True}
+    assert not _synth_done(tmp_path, "missing/asic", job, "asic")

@@ -7,7 +7,7 @@ ASIC flow (:func:`synth_asic`), one generated Yosys script per run, kept next to
     [retime=True: dffunmap (sync-reset flops -> plain DFF + logic: one clock domain)
                   abc -dff -liberty L -script retime.abc   # strash; retime -M 4; map; topo]
     dfflibmap -liberty L
-    abc -liberty L -script asic.abc                         # explicit script, -D in &nf
+    abc -liberty L -script asic.abc   # explicit script: Yosys default, -D in &nf, &fraig -C 1000
     opt_clean -purge; hilomap (LOGIC0/1_X1); opt_clean -purge; insbuf (BUF_X1); opt_clean -purge
     check; stat -liberty L (text: chip area) + stat -json (cell counts); write_verilog -noattr
 
@@ -105,17 +105,30 @@ def _read_sources(verilog_files: Sequence[str | os.PathLike[str]], top: str) -> 
     return lines
 
 
+#: Version of the ASIC mapping recipe; synthesis results record it (``asic_flow``) and sweeps
+#: redo ASIC results made by another version. 2: ``&fraig -C 1000``.
+ASIC_FLOW_VERSION = 2
+
+#: Conflict limit per node of ABC's SAT sweeping (``&fraig -C``; ABC's default is 10^6).
+#: Measured on the hardware-aware NID-A design (93k AND nodes, 40 distinct weight values, so
+#: many near-equivalent adder-tree nodes): the default spent > 24 CPU-min in ``&fraig`` and had
+#: not finished; with 1,000 the whole script took 35 s.
+FRAIG_CONFLICT_LIMIT = 1000
+
+
 def asic_abc_script(clock_period_ps: float | None = None) -> str:
     """The ABC script used to map combinational logic onto the liberty.
 
     Yosys' own default for ``abc -liberty`` (0.23) written out, with the delay target given
-    to the ``&nf`` mapper when a clock period is known.
+    to the ``&nf`` mapper when a clock period is known and a conflict limit on the SAT
+    sweeping (:data:`FRAIG_CONFLICT_LIMIT`): an equivalence it cannot prove within the limit is
+    left unmerged, so the mapped logic stays correct, only possibly less shared.
     """
     delay = f" -D {clock_period_ps:g}" if clock_period_ps else ""
     commands = [
         "strash",
         "&get -n",
-        "&fraig -x",
+        f"&fraig -x -C {FRAIG_CONFLICT_LIMIT}",
         "&put",
         "scorr",
         "dc2",

@@ -39,6 +39,7 @@ from hwnn.eda import (
     timing,
 )
 from hwnn.eda.gatesim import simulate_activity
+from hwnn.eda.yosys import ASIC_FLOW_VERSION
 from hwnn.errors import HwnnError
 from hwnn.ir import IRNetwork
 from hwnn.ir.lut import LutNetwork
@@ -132,6 +133,7 @@ def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: in
     pv = power_vectorless(syn.netlist_path, top, work, period_ns=clock_ns,
                           input_activity=input_activity, timeout_s=timeout_s)
     entry: dict[str, Any] = {
+        "asic_flow": ASIC_FLOW_VERSION,
         "area_um2": round(syn.area_um2, 3), "cells": syn.cell_count,
         "flip_flops": syn.flip_flops, "cells_by_type": syn.cells_by_type,
         "critical_path_ns": round(tim.critical_path_ns, 4),
