@@ -133,3 +133,22 @@ def test_asic_results_of_an_older_flow_are_redone(tmp_path: Path) -> None:
     assert done == {"embedded/asic": True, "generic/asic": False, "old/asic": False,
                     "slow/asic": False, "embedded/fpga": True}
     assert not _synth_done(tmp_path, "missing/asic", job, "asic")
+
+
+def test_finished_job_with_an_older_asic_result_is_not_done(tmp_path: Path) -> None:
+    from hwnn.eda.yosys import ASIC_FLOW_VERSION
+    from hwnn.sweep.job import JOB_FILE
+    from hwnn.sweep.runner import job_is_done
+    from hwnn.sweep.spec import DesignSpec, Job
+
+    job = Job(name="j", config={}, steps=["synth"], sim_vectors=10, power_vectors=100,
+              clock_ns=2.0, timeout_s=60, designs=[DesignSpec(name="prop")])
+    (tmp_path / JOB_FILE).write_text(json.dumps({"status": "done",
+                                                 "job": job.model_dump(mode="json")}))
+    entry = {"asic_flow": ASIC_FLOW_VERSION, "power_clock_mhz": 500.0, "power_vectors": 100}
+    synth = {"designs": {"embedded/asic": entry, "embedded/fpga": {"luts": 3}}}
+    (tmp_path / "synth.json").write_text(json.dumps(synth))
+    assert job_is_done(tmp_path, job)
+    synth["designs"]["embedded/asic"] = {**entry, "asic_flow": ASIC_FLOW_VERSION - 1}
+    (tmp_path / "synth.json").write_text(json.dumps(synth))
+    assert not job_is_done(tmp_path, job)

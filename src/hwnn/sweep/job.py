@@ -52,6 +52,19 @@ def _synth_done(run_dir: Path, key: str, job: Job, target: str) -> bool:
             and entry.get("power_vectors", 0) == job.power_vectors)
 
 
+def synth_results_current(run_dir: Path, job: Job) -> bool:
+    """Whether every synthesis result ``job`` asks for exists and was made by the current
+    flow (a finished job whose ASIC results predate a flow change is run again)."""
+    if "synth" not in job.steps:
+        return True
+    from hwnn.methods.synth_flow import design_label
+
+    return all(
+        _synth_done(run_dir, f"{design_label(d.style, d.extra_stages, d.variant, d.retime)}"
+                    f"/{target}", job, target)
+        for d in job.designs for target in d.targets)
+
+
 def _write_status(run_dir: Path, status: dict[str, Any]) -> None:
     atomic_write_bytes(run_dir / JOB_FILE, (json.dumps(status, indent=2) + "\n").encode())
 
