@@ -139,6 +139,20 @@ def test_run_tool_failure_quotes_log_tail(tmp_path: Path) -> None:
     assert "line 49" in message and "line 29" not in message
 
 
+def test_run_tool_caps_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every tool call runs under an address-space cap ($HWNN_TOOL_MEMORY_GB): a tool that
+    grows past it fails alone with a hint, instead of the whole node running out."""
+    grab = [sys.executable, "-c", "x = bytearray(400 * 2**20); print('got it')"]
+    monkeypatch.setenv("HWNN_TOOL_MEMORY_GB", "0.2")
+    with pytest.raises(EdaError, match=r"ran out of memory under the 0\.2 GiB cap"):
+        run_tool(grab, cwd=tmp_path, log_path=tmp_path / "m.log", timeout_s=30)
+    monkeypatch.setenv("HWNN_TOOL_MEMORY_GB", "0")  # no cap
+    assert "got it" in run_tool(grab, cwd=tmp_path, log_path=tmp_path / "m.log", timeout_s=30)
+    monkeypatch.setenv("HWNN_TOOL_MEMORY_GB", "lots")
+    with pytest.raises(EdaError, match="must be a number of GiB"):
+        run_tool(grab, cwd=tmp_path, log_path=tmp_path / "m.log", timeout_s=30)
+
+
 def test_run_tool_writes_log_on_success(tmp_path: Path) -> None:
     code = "import sys; print('out'); print('err', file=sys.stderr)"
     text = run_tool([sys.executable, "-c", code], cwd=tmp_path, log_path=tmp_path / "ok.log",

@@ -36,6 +36,26 @@ DEBIAN_PACKAGES: dict[str, str] = {
 #: How many trailing log lines an error message quotes.
 LOG_TAIL_LINES = 20
 
+#: Environment variable with the address-space limit (GiB) of every tool call; 0 = none.
+MEMORY_ENV = "HWNN_TOOL_MEMORY_GB"
+#: Default limit. Measured: Yosys on the embedded MNIST MLP (784-64-32-10, 8-bit constant
+#: weights) grew past 17 GB in ``synth`` and Ray's out-of-memory monitor then killed every
+#: sweep worker on the node; with a per-tool cap that call fails alone, with a clear error.
+DEFAULT_MEMORY_GB = 12.0
+
+
+def tool_memory_limit_bytes() -> int | None:
+    """The per-tool address-space limit from ``$HWNN_TOOL_MEMORY_GB`` (default 12 GiB)."""
+    text = os.environ.get(MEMORY_ENV, "").strip()
+    try:
+        gib = float(text) if text else DEFAULT_MEMORY_GB
+    except ValueError:
+        raise EdaError(f"${MEMORY_ENV} must be a number of GiB (0 = no limit), got {text!r}")\
+            from None
+    if gib < 0:
+        raise EdaError(f"${MEMORY_ENV} must be >= 0 GiB, got {gib:g}")
+    return int(gib * 2**30) if gib > 0 else None
+
 
 class ToolMissingError(EdaError):
     """An EDA executable is not on ``PATH``; the message says which package to install."""
@@ -92,6 +112,10 @@ def run_tool(
     tool = Path(argv[0]).name
     log = Path(log_path)
     log.parent.mkdir(parents=True, exist_ok=True)
+    limit = tool_memory_limit_bytes()
+    if limit is not None:  # `ulimit -v` in a shell that then execs the tool (no preexec_fn:
+        # the callers may be multi-threaded Ray workers)
+        argv = ["/bin/sh", "-c", f'ulimit -v {limit // 1024} && exec "$@"', tool, *argv]
     started = time.monotonic()
     with log.open("wb") as handle:
         try:
@@ -118,8 +142,15 @@ def run_tool(
             raise
     if returncode != 0:
         elapsed = time.monotonic() - started
+        tail = log_tail(log)
+        hint = ""
+        if limit is not None and any(word in tail for word in
+                                     ("bad_alloc", "MemoryError", "out of memory", "Out of memory",
+                                      "Cannot allocate memory")):
+            hint = (f"\n{tool} ran out of memory under the {limit / 2**30:g} GiB cap; raise "
+                    f"${MEMORY_ENV} if the machine has room, or make the design smaller")
         raise EdaError(
             f"{tool} failed with exit status {returncode} after {elapsed:.1f} s; "
-            f"log: {log}\n--- last lines ---\n{log_tail(log)}"
+            f"log: {log}\n--- last lines ---\n{tail}{hint}"
         )
     return log.read_text(errors="replace")
