@@ -41,11 +41,13 @@ MEMORY_ENV = "HWNN_TOOL_MEMORY_GB"
 #: Default limit. Measured: Yosys on the embedded MNIST MLP (784-64-32-10, 8-bit constant
 #: weights) grew past 17 GB in ``synth`` and Ray's out-of-memory monitor then killed every
 #: sweep worker on the node; with a per-tool cap that call fails alone, with a clear error.
-DEFAULT_MEMORY_GB = 12.0
+#: The largest calls that do finish peak at 2.8 GB (Yosys, generic OFC-A ASIC), so 8 GiB
+#: leaves room for three sweeps side by side on a 24 GiB machine.
+DEFAULT_MEMORY_GB = 8.0
 
 
 def tool_memory_limit_bytes() -> int | None:
-    """The per-tool address-space limit from ``$HWNN_TOOL_MEMORY_GB`` (default 12 GiB)."""
+    """The per-tool address-space limit from ``$HWNN_TOOL_MEMORY_GB`` (default 8 GiB)."""
     text = os.environ.get(MEMORY_ENV, "").strip()
     try:
         gib = float(text) if text else DEFAULT_MEMORY_GB
