@@ -144,7 +144,7 @@ def test_run_tool_caps_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     grows past it fails alone with a hint, instead of the whole node running out."""
     grab = [sys.executable, "-c", "x = bytearray(400 * 2**20); print('got it')"]
     monkeypatch.setenv("HWNN_TOOL_MEMORY_GB", "0.2")
-    with pytest.raises(EdaError, match=r"ran out of memory under the 0\.2 GiB cap"):
+    with pytest.raises(EdaError, match=r"out of memory under the 0\.2 GiB cap"):
         run_tool(grab, cwd=tmp_path, log_path=tmp_path / "m.log", timeout_s=30)
     monkeypatch.setenv("HWNN_TOOL_MEMORY_GB", "0")  # no cap
     assert "got it" in run_tool(grab, cwd=tmp_path, log_path=tmp_path / "m.log", timeout_s=30)

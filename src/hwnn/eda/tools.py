@@ -146,11 +146,13 @@ def run_tool(
         elapsed = time.monotonic() - started
         tail = log_tail(log)
         hint = ""
-        if limit is not None and any(word in tail for word in
-                                     ("bad_alloc", "MemoryError", "out of memory", "Out of memory",
-                                      "Cannot allocate memory")):
-            hint = (f"\n{tool} ran out of memory under the {limit / 2**30:g} GiB cap; raise "
-                    f"${MEMORY_ENV} if the machine has room, or make the design smaller")
+        out_of_memory = returncode == -signal.SIGABRT or any(  # bad_alloc aborts Yosys
+            word in tail for word in ("bad_alloc", "MemoryError", "out of memory",
+                                      "Out of memory", "Cannot allocate memory"))
+        if limit is not None and out_of_memory:
+            hint = (f"\n{tool} probably ran out of memory under the {limit / 2**30:g} GiB "
+                    f"cap; raise ${MEMORY_ENV} if the machine has room, or make the design "
+                    "smaller")
         raise EdaError(
             f"{tool} failed with exit status {returncode} after {elapsed:.1f} s; "
             f"log: {log}\n--- last lines ---\n{tail}{hint}"
