@@ -14,6 +14,7 @@ import contextlib
 import json
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +53,22 @@ def _synth_done(run_dir: Path, key: str, job: Job, target: str) -> bool:
             and entry.get("power_vectors", 0) == job.power_vectors)
 
 
+def _synth_targets(job: Job) -> Iterator[tuple[DesignSpec, str, str]]:
+    """(design, target, ``synth.json`` key) for every synthesis ``job`` asks for."""
+    from hwnn.methods.synth_flow import design_label
+
+    for design in job.designs:
+        label = design_label(design.style, design.extra_stages, design.variant, design.retime)
+        for target in design.targets:
+            yield design, target, f"{label}/{target}"
+
+
 def synth_results_current(run_dir: Path, job: Job) -> bool:
     """Whether every synthesis result ``job`` asks for exists and was made by the current
     flow (a finished job whose ASIC results predate a flow change is run again)."""
     if "synth" not in job.steps:
         return True
-    from hwnn.methods.synth_flow import design_label
-
-    return all(
-        _synth_done(run_dir, f"{design_label(d.style, d.extra_stages, d.variant, d.retime)}"
-                    f"/{target}", job, target)
-        for d in job.designs for target in d.targets)
+    return all(_synth_done(run_dir, key, job, target) for _, target, key in _synth_targets(job))
 
 
 def _write_status(run_dir: Path, status: dict[str, Any]) -> None:
@@ -72,7 +78,7 @@ def _write_status(run_dir: Path, status: dict[str, Any]) -> None:
 def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> None:
     from hwnn.data import load_dataset
     from hwnn.methods.logic_flow import export, simulate_run
-    from hwnn.methods.synth_flow import design_label, synth_run
+    from hwnn.methods.synth_flow import synth_run
     from hwnn.train.loop import Trainer
 
     def step(name: str) -> contextlib.AbstractContextManager[None]:
@@ -111,18 +117,15 @@ def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> Non
             if not report["passed"]:
                 raise RuntimeError(f"simulation of {design.name} failed: see {report['path']}")
     if "synth" in job.steps:
-        for design in job.designs:
-            label = design_label(design.style, design.extra_stages, design.variant,
-                                 design.retime)
-            for target in design.targets:
-                if _synth_done(run_dir, f"{label}/{target}", job, target):
-                    console.print(f"synth {label}/{target}: done earlier, skipped")
-                    continue
-                with step(f"synth:{design.name}:{target}"):
-                    synth_run(run_dir, target, design.style, design.extra_stages,
-                              design.variant, design.retime, job.clock_ns,
-                              power_vectors=job.power_vectors, timeout_s=job.timeout_s,
-                              data_dir=job.data_dir)
+        for design, target, key in _synth_targets(job):
+            if _synth_done(run_dir, key, job, target):
+                console.print(f"synth {key}: done earlier, skipped")
+                continue
+            with step(f"synth:{design.name}:{target}"):
+                synth_run(run_dir, target, design.style, design.extra_stages,
+                          design.variant, design.retime, job.clock_ns,
+                          power_vectors=job.power_vectors, timeout_s=job.timeout_s,
+                          data_dir=job.data_dir)
 
 
 def run_job(job_data: dict[str, Any], run_dir: str) -> dict[str, Any]:
