@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -42,6 +42,8 @@ def test_idempotent_and_in_range(x: np.ndarray, b: int, kind: str) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(tensors, bits)
+@example(np.array([[1.4e-44]], dtype=np.float32), 2)  # subnormal: float32 scale underflowed
+@example(np.array([[1.4e-44]], dtype=np.float32), 5)
 def test_weight_scale_uses_full_range(x: np.ndarray, b: int) -> None:
     """Per channel, the largest |w| maps to qmax (up to the 12-bit scale snap)."""
     q = int_weight_quant(b)

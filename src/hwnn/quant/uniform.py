@@ -89,7 +89,8 @@ class UniformQuantizer(nn.Module):
         if self.scale_mode == "max":
             if x is None:
                 raise ValueError("scale_mode='max' needs the tensor to compute the scale from")
-            return self._format(self._stat(x) / self.qmax)
+            # float64: a float32 max|w| / qmax (and its 12-bit snap unit) can underflow
+            return self._format(self._stat(x).double() / self.qmax)
         if not bool(self.initialized):
             if x is None:
                 raise RuntimeError("learned scale is not initialised: run one forward first")
