@@ -20,7 +20,7 @@ from hwnn.ir.export import export_model, slicer_thresholds
 from hwnn.ir.model import DenseLayer, Head, IRInput, IRNetwork
 from hwnn.ir.reference import fit_accumulator
 from hwnn.logic.testbench import make_testbench, write_vectors
-from hwnn.logic.verilog import network_verilog
+from hwnn.logic.verilog import csd_product, network_verilog
 from hwnn.nn import QuantSequential, build_mlp
 
 
@@ -67,7 +67,7 @@ def check_three_way(model: QuantSequential, x: torch.Tensor, head: str, tmp: Pat
 @given(st.integers(1, 12), st.lists(st.integers(1, 8), min_size=0, max_size=2),
        st.integers(2, 5), st.booleans(), st.sampled_from([1, 4, 8]),
        st.integers(0, 2**31 - 1), st.floats(0.05, 50.0),
-       st.sampled_from(["embedded", "generic"]), st.integers(0, 2))
+       st.sampled_from(["embedded", "generic", "csd"]), st.integers(0, 2))
 def test_random_nets_torch_ir_rtl_agree(tmp_path_factory: pytest.TempPathFactory, fan_in: int,
                                         hidden: list[int], outs: int, signed: bool, bits: int,
                                         seed: int, gain: float, style: str, extra: int) -> None:
@@ -128,6 +128,37 @@ def test_negative_only_accumulator_with_large_shift(tmp_path: Path) -> None:
     write_vectors(net, trace, tmp_path)
     (tmp_path / "tb.v").write_text(make_testbench(net, "neg", len(x)))
     assert simulate([tmp_path / "tb.v", tmp_path / "net.v"], tmp_path).passed
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_csd_products_every_constant_every_input(tmp_path: Path, signed: bool) -> None:
+    """The CSD shift-add form of ``x * c`` for every 8-bit constant c != 0 and every 8-bit
+    input x (one neuron per constant, raw outputs): RTL equals the IR reference."""
+    consts = np.array([c for c in range(-128, 128) if c], dtype=np.int64)
+    n = len(consts)
+    layer = DenseLayer("fc0", consts.reshape(-1, 1), np.zeros(n, dtype=np.int64),
+                       np.ones(n, dtype=np.int64), np.full(n, 7, dtype=np.int64), in_bits=8,
+                       in_signed=signed, acc_bits=17, out_bits=9, out_signed=True)
+    net = IRNetwork("csd", IRInput(1, 8, signed), [layer], Head("raw"))
+    x = np.arange(-128, 128) if signed else np.arange(256)
+    trace = run(net, x.reshape(-1, 1))
+    assert np.array_equal(trace.accumulators[0], x[:, None] * consts[None, :])
+    source = network_verilog(net, style="csd")
+    assert " * " not in source.split("module csd_l0", 1)[1].split("_acc", 1)[0]
+    (tmp_path / "net.v").write_text(source)
+    write_vectors(net, trace, tmp_path)
+    (tmp_path / "tb.v").write_text(make_testbench(net, "csd", len(x)))
+    result = simulate([tmp_path / "tb.v", tmp_path / "net.v"], tmp_path)
+    assert result.vectors == len(x) and result.passed, result.first_failure()
+
+
+def test_csd_product_expression() -> None:
+    assert csd_product("t", 7) == "(t <<< 3) - t"
+    assert csd_product("t", -1) == "-t"
+    assert csd_product("t", -128) == "-(t <<< 7)"
+    assert csd_product("t", 45) == "(t <<< 6) - (t <<< 4) - (t <<< 2) + t"
+    with pytest.raises(ValueError):
+        csd_product("t", 0)
 
 
 def test_fit_accumulator_rules() -> None:

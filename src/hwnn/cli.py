@@ -7,13 +7,16 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from hwnn.errors import HwnnError
+
+if TYPE_CHECKING:
+    from hwnn.logic.verilog import Style
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="hwnn: train hardware-efficient neural networks, measure them as logic.")
@@ -179,18 +182,29 @@ IrVariant = Annotated[str, typer.Option(
     "--ir", help="which IR: net (exported) or profiled (after `hwnn profile`)")]
 Generic = Annotated[bool, typer.Option(help="generic baseline: weights in registers, not "
                                        "embedded")]
+Csd = Annotated[bool, typer.Option(help="embedded weights with every product written as CSD "
+                                   "shifts and adds (for designs too large for Yosys' "
+                                   "multiplier arrays; see docs/usage.md)")]
 ExtraStages = Annotated[int, typer.Option(min=0, help="extra register stages per layer "
                                           "(for retiming)")]
 
 
+def _style(generic: bool, csd: bool) -> Style:
+    if generic and csd:
+        _fail(HwnnError("--generic and --csd exclude each other: the generic baseline has no "
+                        "constant products to rewrite"))
+    return "generic" if generic else "csd" if csd else "embedded"
+
+
 @app.command()
-def verilog(run: RunDir, generic: Generic = False, extra_stages: ExtraStages = 0,
-            ir: IrVariant = "net") -> None:
+def verilog(run: RunDir, generic: Generic = False, csd: Csd = False,
+            extra_stages: ExtraStages = 0, ir: IrVariant = "net") -> None:
     """Write synthesizable Verilog-2005 of the exported IR to RUN/rtl/."""
     from hwnn.methods.logic_flow import write_verilog
 
+    style = _style(generic, csd)
     try:
-        path = write_verilog(run, "generic" if generic else "embedded", extra_stages, ir)
+        path = write_verilog(run, style, extra_stages, ir)
     except HwnnError as err:
         _fail(err)
     console.print(f"wrote {path} ({path.stat().st_size:,} bytes)")
@@ -201,6 +215,7 @@ def sim(
     run: RunDir,
     vectors: Annotated[int, typer.Option(min=1, help="test vectors")] = 10_000,
     generic: Generic = False,
+    csd: Csd = False,
     extra_stages: ExtraStages = 0,
     simulator: Annotated[list[str] | None, typer.Option(
         help="icarus and/or verilator (default: every one installed)")] = None,
@@ -210,9 +225,10 @@ def sim(
     """Bit-exact check: torch integer mode == IR reference == RTL simulation (sim.json)."""
     from hwnn.methods.logic_flow import simulate_run
 
+    style = _style(generic, csd)
     try:
         with console.status("simulating ..."):
-            report = simulate_run(run, vectors, "generic" if generic else "embedded",
+            report = simulate_run(run, vectors, style,
                                   extra_stages, simulator,
                                   str(data_dir) if data_dir else None, ir)
     except HwnnError as err:
@@ -278,6 +294,7 @@ def synth(
     target: Annotated[str, typer.Option(help="asic (Nangate45: area, fmax, power) or fpga "
                                         "(xc7 LUT6/FF/CARRY)")] = "asic",
     generic: Generic = False,
+    csd: Csd = False,
     extra_stages: ExtraStages = 0,
     retime: Annotated[bool, typer.Option(help="let ABC retime the registers (asic)")] = False,
     ir: IrVariant = "net",
@@ -295,9 +312,10 @@ def synth(
 
     if target not in ("asic", "fpga"):
         _fail(HwnnError(f"--target must be asic or fpga, got {target!r}"))
+    style = _style(generic, csd)
     try:
         with console.status(f"synthesising ({target}) ..."):
-            entry = synth_run(run, target, "generic" if generic else "embedded",  # type: ignore[arg-type]
+            entry = synth_run(run, target, style,  # type: ignore[arg-type]
                               extra_stages, ir, retime, clock_ns, 0.5, power_vectors, dsp,
                               timeout, str(data_dir) if data_dir else None)
     except HwnnError as err:

@@ -15,10 +15,13 @@ Per layer (module ``<top>_l<k>``), per neuron ``j``:
 
 * **products** ``p = x_i * w_ji`` for the non-zero weights only. ``embedded`` style: ``w_ji``
   is a constant literal, so synthesis reduces each multiplier to the shifts/adds its bit
-  pattern needs (seed 000 §III-A-1, Fig. 2). ``generic`` style (the "Base." columns of
-  seed 000 Table I): the same connections, but every weight, bias and requantizer multiplier
-  is read from a register loaded through a serial shift chain (``w_en``/``w_in``), so nothing
-  is simplified; the requantizer shift stays wired.
+  pattern needs (seed 000 §III-A-1, Fig. 2). ``csd`` style: the same constants, the product
+  written as shifts and adds/subtracts of the CSD digits of ``w_ji`` (Yosys then never builds
+  the full multiplier array: on the 8-bit MNIST MLP the array form needed > 13 GB, see
+  docs/results.md for what the form costs in area and LUTs). ``generic`` style (the "Base."
+  columns of seed 000 Table I): the same connections, but every weight, bias and requantizer
+  multiplier is read from a register loaded through a serial shift chain (``w_en``/``w_in``),
+  so nothing is simplified; the requantizer shift stays wired.
 * **adder tree**: a balanced binary tree over the products and the bias; every node is as
   wide as the exact interval of values it can hold (so the adders are sized, §III-B),
   capped at the neuron's accumulator width ``A_j`` (``acc_bits``, or the profiled
@@ -42,12 +45,18 @@ from typing import Literal
 
 import numpy as np
 
+from hwnn.arith.csd import csd_digits
 from hwnn.ir.model import DenseLayer, IRNetwork
 from hwnn.ir.ranges import product_range, signed_bits
 from hwnn.logic.literals import signed_literal
 from hwnn.rules import int_range
 
-Style = Literal["embedded", "generic"]
+#: ``embedded``: weights are constants and each product is written ``x * c``, so synthesis
+#: simplifies the multiplier for the fixed weight (seed 000 Fig. 2). ``csd``: the same
+#: constants, each product written as the shift-add/subtract form of the canonical signed
+#: digits of ``c`` (:mod:`hwnn.arith.csd`). ``generic``: weights in registers (the baseline).
+Style = Literal["embedded", "generic", "csd"]
+STYLES: tuple[str, ...] = ("embedded", "generic", "csd")
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,25 @@ def _input_term(layer: DenseLayer, i: int) -> str:
     return f"$signed({sl})" if layer.in_signed else f"$signed({{1'b0, {sl}}})"
 
 
+def csd_product(term: str, c: int) -> str:
+    """``term * c`` as shifts and adds/subtracts of the CSD digits of ``c`` (most significant
+    digit first), e.g. ``c = 7 = 2^3 - 2^0``: ``(t <<< 3) - t``. ``term`` must be a signed
+    expression; the sum is exact in the context width of the wire it is assigned to (the
+    product range fits it, and partial sums wrap modulo that width)."""
+    if c == 0:
+        raise ValueError("no product for a zero weight")
+    out = ""
+    for k, d in reversed(list(enumerate(csd_digits(c)))):
+        if not d:
+            continue
+        shifted = f"({term} <<< {k})" if k else term
+        if not out:
+            out = shifted if d > 0 else f"-{shifted}"
+        else:
+            out += f" {'+' if d > 0 else '-'} {shifted}"
+    return out
+
+
 def _adder_tree(emit: _Emitter, prefix: str, terms: list[Term], cap: int | None) -> Term:
     level = 0
     while len(terms) > 1:
@@ -140,10 +168,13 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
     row = layer.weight[j]
     for i in np.flatnonzero(row).tolist():
         c = int(row[i])
-        if style == "embedded":
+        if style != "generic":
             lo, hi = product_range(c, x_lo, x_hi)
             width = signed_bits(lo, hi)
-            expr = f"{_input_term(layer, i)} * {signed_literal(c, width)}"
+            if style == "csd":
+                expr = csd_product(_input_term(layer, i), c)
+            else:
+                expr = f"{_input_term(layer, i)} * {signed_literal(c, width)}"
         else:
             assert gp is not None
             wlo, whi = int_range(gp.weight_bits, True)
@@ -192,14 +223,14 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
         m_expr = ""
     corners = [acc.lo * m_lo, acc.lo * m_hi, acc.hi * m_lo, acc.hi * m_hi]
     t_lo, t_hi = min(corners) + rnd, max(corners) + rnd
-    if style == "embedded" and mult == 1 and shift == 0:
+    if style != "generic" and mult == 1 and shift == 0:
         r = acc
     else:
         # the literal's width sets the context width of the whole expression: wide enough
         # for the product, the multiplier and the accumulator
         width = max(signed_bits(t_lo, t_hi), signed_bits(0, m_hi), signed_bits(0, rnd),
                     acc.width)
-        if style == "embedded":
+        if style != "generic":
             m_expr = signed_literal(mult, width)
         prod = f"{acc.name} * {m_expr}"
         body = f"({prod} + {signed_literal(rnd, width)})" if rnd else f"({prod})"
@@ -321,8 +352,8 @@ def network_verilog(net: IRNetwork, top: str | None = None, style: Style = "embe
                     extra_stages: int = 0) -> str:
     """The complete Verilog source (all modules) of ``net``."""
     net.validate()
-    if style not in ("embedded", "generic"):
-        raise ValueError(f"unknown style {style!r}; choose embedded or generic")
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
     if extra_stages < 0:
         raise ValueError("extra_stages must be >= 0")
     top = verilog_identifier(top or net.name)

@@ -46,7 +46,7 @@ class DesignSpec(_Strict):
     """One hardware design of a job's network (see ``hwnn synth``)."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    style: Literal["embedded", "generic"] = "embedded"
+    style: Literal["embedded", "generic", "csd"] = "embedded"
     extra_stages: int = Field(0, ge=0, le=8)
     retime: bool = False
     variant: Literal["net", "profiled"] = "net"
