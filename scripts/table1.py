@@ -52,6 +52,78 @@ SEED: dict[str, dict[str, Any]] = {
               "f_base": 352, "f_ret": 481, "p_base": 496, "p_prop": 164, "n": 120},
 }
 SEED_FIG9_MW = {"embedded": 137, "embedded, logic shared": 115, "+ hardware-aware": 102}
+#: A quantity differs "by more than a little" beyond these: relative for fmax, power and n,
+#: absolute (points) for accuracy, relative for BER.
+REL_LIMIT, ACC_LIMIT = 0.20, 0.01
+
+
+def _rel(ours: float, seed: float) -> float:
+    return abs(ours - seed) / abs(seed)
+
+
+def _synth_entry(run_dir: Path, key: str) -> dict[str, Any]:
+    path = run_dir / "synth.json"
+    return json.loads(path.read_text()).get("designs", {}).get(key, {}) if path.is_file() else {}
+
+
+def differences(rows: list[dict[str, Any]]) -> list[str]:
+    """One sentence per row and quantity where ours differs from the seed by more than
+    :data:`REL_LIMIT` / :data:`ACC_LIMIT`, with the reason (facts about the two setups)."""
+    out = []
+    for r in rows:
+        seed = SEED.get(r["name"])
+        if seed is None:
+            continue
+        name = r["name"].replace("_", "-").upper()
+        run_dir = ROOT / "results" / "table1" / "jobs" / r["name"]
+        if r["prop"] is not None:
+            if r["metric"] == "ber":
+                if _rel(r["prop"], seed["prop"]) > REL_LIMIT:
+                    out.append(
+                        f"{name} BER ({r['prop']:.2e} vs {seed['prop']:.2e}): our OFC data come "
+                        "from our own IM/DD link simulation (`hwnn.data.ofc`: 56 GBd, 4.5 km, "
+                        "34 dB SNR), not the seed's dataset, so BER levels are not comparable; "
+                        f"the rise Float → Prop. is x{r['prop'] / r['float']:.2f} here, "
+                        f"x{seed['prop'] / seed['float']:.2f} in the seed.")
+            elif abs(r["prop"] - seed["prop"]) > ACC_LIMIT:
+                width = r["shape"].split(",")[0]
+                out.append(
+                    f"{name} accuracy ({100 * r['prop']:.2f} % vs {100 * seed['prop']:.2f} %): "
+                    "only the UNSW-NB15 testing file is available here, so our train/val/test "
+                    "sets are a random 60/20/20 split of it (one distribution; our encoder "
+                    f"gives {width} inputs, the seed's 593); the change Float → Prop. is "
+                    f"{100 * (r['prop'] - r['float']):+.2f} points here, "
+                    f"{100 * (seed['prop'] - seed['float']):+.2f} in the seed.")
+        if r["f_base"] is not None and _rel(r["f_base"], seed["f_base"]) > REL_LIMIT:
+            out.append(
+                f"{name} fmax Base. ({r['f_base']:.0f} vs {seed['f_base']} MHz): same "
+                "Nangate45 library, but the seed synthesised with Synopsys Design Compiler and we "
+                "with Yosys 0.23 + ABC (no DesignWare-style multiplier generators; OpenSTA, "
+                "typical corner), so the generic multiply-add paths differ; the retimed "
+                "embedded design is the comparable number "
+                f"({_num(r['f_ret'], '.0f')} vs {seed['f_ret']} MHz).")
+        if r["p_base"] is not None and _rel(r["p_base"], seed["p_base"]) > REL_LIMIT:
+            ffs = _synth_entry(run_dir, "generic/asic").get("flip_flops")
+            out.append(
+                f"{name} power Base. ({r['p_base']:.0f} vs {seed['p_base']} mW): ours holds "
+                f"every weight, bias and scale in a flip-flop ({_num(ffs, ',d')} FFs in all), "
+                "clocked "
+                "at 500 MHz with activity from 1,000 real test vectors; the seed gives neither "
+                "its clock nor its activity source, so only the drop within one setup compares.")
+        if r["p_ret"] is not None and _rel(r["p_ret"], seed["p_prop"]) > REL_LIMIT:
+            ff_ret = _synth_entry(run_dir, "embedded_e1_retimed/asic").get("flip_flops")
+            ff_prop = _synth_entry(run_dir, "embedded/asic").get("flip_flops")
+            out.append(
+                f"{name} power Prop. ({r['p_ret']:.1f} vs {seed['p_prop']} mW): the same clock "
+                "and activity caveat as Base.; ours is the retimed design "
+                f"({_num(ff_ret, ',d')} FFs, against {_num(ff_prop, ',d')} and "
+                f"{_num(r['p_prop'], '.1f')} mW without the extra stage and retiming).")
+        if r["n"] is not None and _rel(r["n"], seed["n"]) > REL_LIMIT:
+            out.append(
+                f"{name} weight values ({r['n']} vs {seed['n']}): the search starts at n = 40 "
+                "and adds 10 only while validation misses the tolerance; ours recovered at "
+                f"n = {r['n']} on our data (validation curve: fig10.png).")
+    return out
 
 
 def _num(v: Any, spec: str) -> str:
@@ -141,10 +213,23 @@ def markdown(rows: list[dict[str, Any]], fig9: list[dict[str, Any]]) -> str:
                          _ratio(seed["p_prop"], seed["p_base"], lower_better=True), "256",
                          str(seed["n"])])
     lines += table(head, body)
+    diffs = differences(rows)
+    if diffs:
+        lines += ["", "## Where ours differs from the seed, and why", "",
+                  f"Listed where a quantity differs by more than {100 * REL_LIMIT:.0f} % "
+                  f"(accuracy: {100 * ACC_LIMIT:.0f} point). Setup shared by every row: one "
+                  "training run (the seed averages 10), Yosys + ABC and OpenSTA instead of "
+                  "Design Compiler.",
+                  ""]
+        lines += [f"- {d}" for d in diffs]
     lines += ["", "## Area, LUT6 and the non-retimed embedded design", "",
               "Nangate45 area (µm²) and xc7 LUT6 (`synth_xilinx -nodsp`); 'sims' = RTL of every "
               "design simulated on 10^4 test vectors against the IR, 'gate' = mismatches of the "
-              "mapped netlists on the 1,000 power vectors.", ""]
+              "mapped netlists on the 1,000 power vectors. mnist_mlp: products in CSD "
+              "shift-add form (style `csd`; the `x * c` form needs > 13 GB in Yosys here) and "
+              "no generic design (13,091 run-time 8x8 multipliers do not fit the 8 GiB tool "
+              "cap either); on NID-A the CSD form measured +1.3 % area and +40 % LUT6 "
+              "(docs/usage.md).", ""]
     head = ["network", "area Base.", "area Prop.", "area Retim.", "LUT6 Base.", "LUT6 Prop.",
             "fmax Prop. (not retimed)", "power Prop. (not retimed) mW", "sims", "gate"]
     body = [[r["name"], _num(r["a_base"], ",.0f"), _num(r["a_prop"], ",.0f"),
