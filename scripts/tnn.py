@@ -185,7 +185,40 @@ def markdown(rows: list[dict[str, Any]], dec: dict[str, Any]) -> str:
         lines += table(["type", *(f"R={r}" for r in REUSE)], [
             [t, *(f"{break_even_gamma(KU115.share(**mac), KU115.share(luts=dec['luts']), r):.3f}"
                   for r in REUSE)] for t, mac in TYPES.items()])
+        lines += ["", throughput_conclusion(done, dec)]
     return "\n".join(lines) + "\n"
+
+
+def throughput_conclusion(done: list[dict[str, Any]], dec: dict[str, Any]) -> str:
+    """The thesis's qualitative claim (§3.4.4, Figs. 3.6/3.7) checked with our gammas: one
+    paragraph, every number computed from the table above."""
+    tnn = [r for r in done if r["codec"] is not None and r["weights"] == "ternary"]
+    if not tnn:
+        return ""
+    gammas = sorted(r["gamma"] for r in tnn)
+    parts = []
+    for t, mac in TYPES.items():
+        be = {r: break_even_gamma(KU115.share(**mac), KU115.share(luts=dec["luts"]), r)
+              for r in REUSE}
+        wins = {r: sum(g < be[r] for g in gammas) for r in REUSE}
+        parts.append(f"{t.split(' (')[0]}: " + ", ".join(
+            f"{wins[r]} of {len(gammas)} at R={r} (break-even gamma {be[r]:.2f})"
+            for r in REUSE))
+    t1, t2 = list(TYPES.items())[:2]
+    be1 = [break_even_gamma(KU115.share(**t1[1]), KU115.share(luts=dec["luts"]), r)
+           for r in REUSE]
+    be2 = break_even_gamma(KU115.share(**t2[1]), KU115.share(luts=dec["luts"]), REUSE[0])
+    return (
+        f"**Conclusion.** Our sparse TNNs have gamma from {gammas[0]:.3f} to {gammas[-1]:.3f}. "
+        "Sparse TNNs that beat the dense BNN in effective throughput: " + "; ".join(parts)
+        + ". This is the thesis's conclusion: a sparse TNN wins when gamma is low enough for "
+        "the re-use R to amortise its decoder. With cheap operations (type 1, 5 LUTs per MAC) "
+        f"and no re-use the decoder dominates and the break-even gamma is {be1[0]:.2f}, so only "
+        f"the sparsest nets win; re-use of {REUSE[1]} raises it to {be1[1]:.2f} and "
+        f"{REUSE[-1]} to {be1[-1]:.2f}. With costly operations (type 2, DSP MACs) the decoder "
+        f"is small beside a MAC and sparsity pays even at R={REUSE[0]} (break-even "
+        f"{be2:.2f}). Past break-even the gain grows as 1/gamma, so the L2 + "
+        "quantization-pruning runs (lowest gamma) gain the most.")
 
 
 def plot(rows: list[dict[str, Any]], dec: dict[str, Any]) -> None:
