@@ -62,8 +62,10 @@ class CodebookQuantizer(UniformQuantizer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x
-        s = self._broadcast(self.scale(x).to(x.dtype), x)
-        return replace_ste(x, self.nearest(x / s) * s)
+        s = self.scale(x)
+        dt = self.work_dtype(s, x.dtype)
+        s = self._broadcast(s.to(dt), x)
+        return replace_ste(x, (self.nearest(x.to(dt) / s) * s).to(x.dtype))
 
     @torch.no_grad()
     def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

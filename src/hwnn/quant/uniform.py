@@ -112,14 +112,23 @@ class UniformQuantizer(nn.Module):
             return s
         return s.reshape((-1,) + (1,) * (x.dim() - 1))
 
+    @staticmethod
+    def work_dtype(s: torch.Tensor, dtype: torch.dtype) -> torch.dtype:
+        """``dtype``, or float64 when a scale is below ``dtype``'s smallest normal number
+        (weights of ~1e-44 in float32): there ``x / s`` would lose precision or divide by 0."""
+        tiny = torch.finfo(dtype).tiny if dtype.is_floating_point else 0.0
+        return torch.float64 if bool((s.detach().abs() < tiny).any()) else dtype
+
     # --------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Fake quantization ``s * clamp(round(x/s))`` with STE through the rounding."""
         if not self.enabled:
             return x
-        s = self._broadcast(self.scale(x).to(x.dtype), x)
-        q = torch.clamp(round_half_up_ste(x / s), self.qmin, self.qmax)
-        return q * s
+        s = self.scale(x)
+        dt = self.work_dtype(s, x.dtype)
+        s = self._broadcast(s.to(dt), x)
+        q = torch.clamp(round_half_up_ste(x.to(dt) / s), self.qmin, self.qmax)
+        return (q * s).to(x.dtype)
 
     @torch.no_grad()
     def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
