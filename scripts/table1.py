@@ -61,9 +61,10 @@ def _rel(ours: float, seed: float) -> float:
     return abs(ours - seed) / abs(seed)
 
 
-def _synth_entry(run_dir: Path, key: str) -> dict[str, Any]:
+def _synth_designs(run_dir: Path) -> dict[str, Any]:
+    """The ``designs`` of a job's ``synth.json`` (empty before any synthesis)."""
     path = run_dir / "synth.json"
-    return json.loads(path.read_text()).get("designs", {}).get(key, {}) if path.is_file() else {}
+    return json.loads(path.read_text()).get("designs", {}) if path.is_file() else {}
 
 
 def differences(rows: list[dict[str, Any]]) -> list[str]:
@@ -75,7 +76,7 @@ def differences(rows: list[dict[str, Any]]) -> list[str]:
         if seed is None:
             continue
         name = r["name"].replace("_", "-").upper()
-        run_dir = ROOT / "results" / "table1" / "jobs" / r["name"]
+        synth = _synth_designs(ROOT / "results" / "table1" / "jobs" / r["name"])
         if r["prop"] is not None:
             if r["metric"] == "ber":
                 if _rel(r["prop"], seed["prop"]) > REL_LIMIT:
@@ -103,16 +104,16 @@ def differences(rows: list[dict[str, Any]]) -> list[str]:
                 "embedded design is the comparable number "
                 f"({_num(r['f_ret'], '.0f')} vs {seed['f_ret']} MHz).")
         if r["p_base"] is not None and _rel(r["p_base"], seed["p_base"]) > REL_LIMIT:
-            ffs = _synth_entry(run_dir, "generic/asic").get("flip_flops")
+            ffs = synth.get("generic/asic", {}).get("flip_flops")
             out.append(
                 f"{name} power Base. ({r['p_base']:.0f} vs {seed['p_base']} mW): ours holds "
                 f"every weight, bias and scale in a flip-flop ({_num(ffs, ',d')} FFs in all), "
-                "clocked "
-                "at 500 MHz with activity from 1,000 real test vectors; the seed gives neither "
-                "its clock nor its activity source, so only the drop within one setup compares.")
+                "clocked at 500 MHz with activity from 1,000 real test vectors; the seed gives "
+                "neither its clock nor its activity source, so only the drop within one setup "
+                "compares.")
         if r["p_ret"] is not None and _rel(r["p_ret"], seed["p_prop"]) > REL_LIMIT:
-            ff_ret = _synth_entry(run_dir, "embedded_e1_retimed/asic").get("flip_flops")
-            ff_prop = _synth_entry(run_dir, "embedded/asic").get("flip_flops")
+            ff_ret = synth.get("embedded_e1_retimed/asic", {}).get("flip_flops")
+            ff_prop = synth.get("embedded/asic", {}).get("flip_flops")
             out.append(
                 f"{name} power Prop. ({r['p_ret']:.1f} vs {seed['p_prop']} mW): the same clock "
                 "and activity caveat as Base.; ours is the retimed design "

@@ -196,18 +196,15 @@ def throughput_conclusion(done: list[dict[str, Any]], dec: dict[str, Any]) -> st
     if not tnn:
         return ""
     gammas = sorted(r["gamma"] for r in tnn)
-    parts = []
-    for t, mac in TYPES.items():
-        be = {r: break_even_gamma(KU115.share(**mac), KU115.share(luts=dec["luts"]), r)
-              for r in REUSE}
-        wins = {r: sum(g < be[r] for g in gammas) for r in REUSE}
-        parts.append(f"{t.split(' (')[0]}: " + ", ".join(
-            f"{wins[r]} of {len(gammas)} at R={r} (break-even gamma {be[r]:.2f})"
-            for r in REUSE))
-    t1, t2 = list(TYPES.items())[:2]
-    be1 = [break_even_gamma(KU115.share(**t1[1]), KU115.share(luts=dec["luts"]), r)
-           for r in REUSE]
-    be2 = break_even_gamma(KU115.share(**t2[1]), KU115.share(luts=dec["luts"]), REUSE[0])
+    decoder = KU115.share(luts=dec["luts"])
+    be = {t: {r: break_even_gamma(KU115.share(**mac), decoder, r) for r in REUSE}
+          for t, mac in TYPES.items()}
+    parts = [f"{t.split(' (')[0]}: " + ", ".join(
+        f"{sum(g < be[t][r] for g in gammas)} of {len(gammas)} at R={r} "
+        f"(break-even gamma {be[t][r]:.2f})" for r in REUSE) for t in TYPES]
+    t1, t2 = list(TYPES)[:2]
+    be1 = [be[t1][r] for r in REUSE]
+    be2 = be[t2][REUSE[0]]
     return (
         f"**Conclusion.** Our sparse TNNs have gamma from {gammas[0]:.3f} to {gammas[-1]:.3f}. "
         "Sparse TNNs that beat the dense BNN in effective throughput: " + "; ".join(parts)

@@ -41,7 +41,7 @@ left/lower index wins ties: the first maximum, like ``numpy.argmax``) or the sli
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -56,7 +56,7 @@ from hwnn.rules import int_range
 #: constants, each product written as the shift-add/subtract form of the canonical signed
 #: digits of ``c`` (:mod:`hwnn.arith.csd`). ``generic``: weights in registers (the baseline).
 Style = Literal["embedded", "generic", "csd"]
-STYLES: tuple[str, ...] = ("embedded", "generic", "csd")
+STYLES: tuple[str, ...] = get_args(Style)
 
 
 @dataclass(frozen=True)
@@ -170,11 +170,10 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
         c = int(row[i])
         if style != "generic":
             lo, hi = product_range(c, x_lo, x_hi)
-            width = signed_bits(lo, hi)
             if style == "csd":
                 expr = csd_product(_input_term(layer, i), c)
             else:
-                expr = f"{_input_term(layer, i)} * {signed_literal(c, width)}"
+                expr = f"{_input_term(layer, i)} * {signed_literal(c, signed_bits(lo, hi))}"
         else:
             assert gp is not None
             wlo, whi = int_range(gp.weight_bits, True)

@@ -62,9 +62,7 @@ class CodebookQuantizer(UniformQuantizer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x
-        s = self.scale(x)
-        dt = self.work_dtype(s, x.dtype)
-        s = self._broadcast(s.to(dt), x)
+        s, dt = self.working_scale(x)
         return replace_ste(x, (self.nearest(x.to(dt) / s) * s).to(x.dtype))
 
     @torch.no_grad()

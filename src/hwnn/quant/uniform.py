@@ -112,21 +112,21 @@ class UniformQuantizer(nn.Module):
             return s
         return s.reshape((-1,) + (1,) * (x.dim() - 1))
 
-    @staticmethod
-    def work_dtype(s: torch.Tensor, dtype: torch.dtype) -> torch.dtype:
-        """``dtype``, or float64 when a scale is below ``dtype``'s smallest normal number
-        (weights of ~1e-44 in float32): there ``x / s`` would lose precision or divide by 0."""
-        tiny = torch.finfo(dtype).tiny if dtype.is_floating_point else 0.0
-        return torch.float64 if bool((s.detach().abs() < tiny).any()) else dtype
+    def working_scale(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.dtype]:
+        """The scale broadcast against ``x`` and the dtype to fake-quantize in: ``x.dtype``, or
+        float64 when a scale is below that dtype's smallest normal number (weights of ~1e-44
+        in float32), where ``x / s`` would lose precision or divide by 0."""
+        s = self.scale(x)
+        tiny = torch.finfo(x.dtype).tiny if x.dtype.is_floating_point else 0.0
+        dt = torch.float64 if bool((s.detach().abs() < tiny).any()) else x.dtype
+        return self._broadcast(s.to(dt), x), dt
 
     # --------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Fake quantization ``s * clamp(round(x/s))`` with STE through the rounding."""
         if not self.enabled:
             return x
-        s = self.scale(x)
-        dt = self.work_dtype(s, x.dtype)
-        s = self._broadcast(s.to(dt), x)
+        s, dt = self.working_scale(x)
         q = torch.clamp(round_half_up_ste(x.to(dt) / s), self.qmin, self.qmax)
         return (q * s).to(x.dtype)
 
