@@ -114,6 +114,13 @@ def test_train_end_to_end_and_resume_is_a_no_op(data_dir: Path, tmp_path: Path) 
     assert json.loads((out / "sim_csd.json").read_text())["passed"]
     result = runner.invoke(app, ["verilog", str(out), "--csd", "--generic"])
     assert result.exit_code == 2 and "exclude each other" in result.output
+    # one module per neuron: the same function, cycle for cycle
+    result = runner.invoke(app, ["sim", str(out), "--csd", "--partition", "--vectors", "300",
+                                 "--simulator", "icarus", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "sim_csd_part.json").read_text())["passed"]
+    result = runner.invoke(app, ["verilog", str(out), "--generic", "--partition"])
+    assert result.exit_code == 2 and "constant-weight styles" in result.output
     # adder bit-width profiling, then the profiled design simulated bit-exactly
     result = runner.invoke(app, ["profile", str(out), "--train-samples", "5000",
                                  "--overflow", "wrap", "--data-dir", str(data_dir)])

@@ -6,6 +6,7 @@ others skip when Yosys/OpenSTA/Icarus or the shipped Nangate45 liberty are absen
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import sys
@@ -500,6 +501,50 @@ def test_synth_design_embedded_vs_generic_with_preloaded_weights(tmp_path: Path,
     assert emb["area_um2"] < gen["area_um2"] and emb["flip_flops"] < gen["flip_flops"]
     fpga = synth_design(net, tmp_path / "fpga", "fpga", "embedded")
     assert fpga["luts"] > 0 and fpga["dsp"] == 0
+
+
+def test_partitioned_synthesis_matches_the_ir(tmp_path: Path, data_dir: Path) -> None:
+    """Neuron-by-neuron mapping (retimed, two leaves at a time): one Yosys run per neuron and
+    the head, the stitched netlist computes what the IR computes, and the FPGA counts are the
+    sums of the leaves' counts."""
+    from hwnn.methods.synth_flow import synth_design
+
+    net = random_ir(7, 6, 4, 3)
+    x = np.random.default_rng(1).integers(0, 16, size=(80, 6))
+    seen: list[tuple[int, int]] = []
+    e = synth_design(net, tmp_path / "asic", "asic", "csd", extra_stages=1, retime=True,
+                     vectors=x, timeout_s=300, partition=True, jobs=2,
+                     progress=lambda done, total, _name: seen.append((done, total)))
+    leaves = sum(la.out_features for la in net.layers) + 1
+    assert e["partitions"] == leaves and seen[-1] == (leaves, leaves)
+    assert e["gate_level_vs_ir_mismatches"] == 0 and e["area_um2"] > 0
+    assert len(list((tmp_path / "asic" / "parts").glob("*/netlist.v"))) == leaves
+    f = synth_design(net, tmp_path / "fpga", "fpga", "embedded", partition=True)
+    parts = [json.loads(p.read_text()) for p in (tmp_path / "fpga" / "parts").glob(
+        "*/stat_fpga.json")]
+    assert f["partitions"] == leaves == len(parts) and f["luts"] > 0
+    assert f["luts"] == sum(n for part in parts for cell, n in
+                            part["modules"][next(iter(part["modules"]))][
+                                "num_cells_by_type"].items() if cell.startswith("LUT"))
+    register_bits = sum(la.out_features * la.out_bits for la in net.layers)
+    assert 0 < f["flip_flops"] <= register_bits + net.head.output_bits(net.layers[-1])
+    # a re-run reuses every leaf mapped with the same source and options
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "fpga" / "parts").glob("*/*.json")}
+    again = synth_design(net, tmp_path / "fpga", "fpga", "embedded", partition=True)
+    assert {k: again[k] for k in ("luts", "flip_flops", "carry4")} == {
+        k: f[k] for k in ("luts", "flip_flops", "carry4")}
+    assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
+
+
+def test_partitioned_fpga_refuses_glue_logic(tmp_path: Path) -> None:
+    from hwnn.eda.yosys import synth_fpga_partitioned
+
+    (tmp_path / "d.v").write_text(
+        "module leaf (input wire a, output wire y);\n  assign y = ~a;\nendmodule\n"
+        "module d (input wire a, input wire b, output wire y);\n  wire t;\n"
+        "  leaf u (.a(a), .y(t));\n  assign y = t & b;\nendmodule\n")
+    with pytest.raises(EdaError, match="hold logic"):
+        synth_fpga_partitioned([tmp_path / "d.v"], "d", tmp_path)
 
 
 def test_synth_design_rejects_bad_options(tmp_path: Path) -> None:

@@ -46,13 +46,15 @@ def random_model(fan_in: int, hidden: list[int], outs: int, signed: bool, bits: 
 
 
 def check_three_way(model: QuantSequential, x: torch.Tensor, head: str, tmp: Path,
-                    style: str = "embedded", extra: int = 0) -> IRNetwork:
+                    style: str = "embedded", extra: int = 0,
+                    partition: bool = False) -> IRNetwork:
     net = export_model(model, "rand", head)
     codes = model.quantize_input(x)
     trace = run(net, codes.value.numpy())
     torch_int = model.forward_int(codes).value.numpy()
     assert np.array_equal(trace.outputs[-1], torch_int)
-    (tmp / "net.v").write_text(network_verilog(net, "rand", style, extra))  # type: ignore[arg-type]
+    source = network_verilog(net, "rand", style, extra, partition)  # type: ignore[arg-type]
+    (tmp / "net.v").write_text(source)
     n = write_vectors(net, trace, tmp, style)  # type: ignore[arg-type]
     (tmp / "tb.v").write_text(make_testbench(net, "rand", n, style, extra,  # type: ignore[arg-type]
                                                 chain_load="shift"))
@@ -67,14 +69,17 @@ def check_three_way(model: QuantSequential, x: torch.Tensor, head: str, tmp: Pat
 @given(st.integers(1, 12), st.lists(st.integers(1, 8), min_size=0, max_size=2),
        st.integers(2, 5), st.booleans(), st.sampled_from([1, 4, 8]),
        st.integers(0, 2**31 - 1), st.floats(0.05, 50.0),
-       st.sampled_from(["embedded", "generic", "csd"]), st.integers(0, 2))
+       st.sampled_from(["embedded", "generic", "csd"]), st.integers(0, 2), st.booleans())
 def test_random_nets_torch_ir_rtl_agree(tmp_path_factory: pytest.TempPathFactory, fan_in: int,
                                         hidden: list[int], outs: int, signed: bool, bits: int,
-                                        seed: int, gain: float, style: str, extra: int) -> None:
+                                        seed: int, gain: float, style: str, extra: int,
+                                        partition: bool) -> None:
     if bits == 1:
         signed = False
+    partition = partition and style != "generic"
     model, x = random_model(fan_in, hidden, outs, signed, bits, seed, gain)
-    net = check_three_way(model, x, "argmax", tmp_path_factory.mktemp("rtl"), style, extra)
+    net = check_three_way(model, x, "argmax", tmp_path_factory.mktemp("rtl"), style, extra,
+                          partition)
     assert net.layers[0].acc_bits >= 2
 
 
@@ -219,3 +224,34 @@ def test_bad_irs_are_rejected(tmp_path: Path) -> None:
         load_ir(tmp_path / "missing.ir.json")
     with pytest.raises(IRError, match="input codes must be in"):
         run(_tiny(), np.array([[16, 0, 0]]))
+
+
+def test_partitioned_verilog_modules_and_refusals() -> None:
+    """``partition=True``: one module per neuron (register chain inside), layer modules that
+    only instantiate them, the same top ports; leaves/glue split as synthesis sees it."""
+
+    net = _tiny()
+    source = network_verilog(net, "t", "csd", 1, partition=True)
+    assert "module t_l0_n0 (" in source and "module t_l0_n1 (" in source
+    layer = source.split("module t_l0 (", 1)[1].split("endmodule", 1)[0]
+    assert "always" not in layer and "t_l0_n1 u_n1" in layer
+    assert source.split("module t (", 1)[1] == network_verilog(net, "t", "csd", 1).split(
+        "module t (", 1)[1]
+    with pytest.raises(ValueError, match="constant-weight styles"):
+        network_verilog(net, "t", "generic", partition=True)
+
+
+def test_partition_modules_splits_leaves_from_glue(tmp_path: Path) -> None:
+    from hwnn.eda.yosys import partition_modules
+    from hwnn.errors import EdaError
+
+    path = tmp_path / "net.v"
+    path.write_text(network_verilog(_tiny(), "t", "embedded", partition=True))
+    part = partition_modules([path])
+    assert sorted(part.leaves) == ["t_head", "t_l0_n0", "t_l0_n1"]
+    assert sorted(part.glue) == ["t", "t_l0"]
+    assert all(text.startswith("module ") and text.rstrip().endswith("endmodule")
+               for text in {**part.leaves, **part.glue}.values())
+    path.write_text("// nothing here\n")
+    with pytest.raises(EdaError, match="no Verilog module"):
+        partition_modules([path])

@@ -187,6 +187,9 @@ Csd = Annotated[bool, typer.Option(help="embedded weights with every product wri
                                    "multiplier arrays; see docs/usage.md)")]
 ExtraStages = Annotated[int, typer.Option(min=0, help="extra register stages per layer "
                                           "(for retiming)")]
+Partition = Annotated[bool, typer.Option(help="one Verilog module per neuron, synthesised one "
+                                         "by one (for designs too large for one Yosys run; "
+                                         "embedded/csd only; see docs/usage.md)")]
 
 
 def _style(generic: bool, csd: bool) -> Style:
@@ -198,13 +201,14 @@ def _style(generic: bool, csd: bool) -> Style:
 
 @app.command()
 def verilog(run: RunDir, generic: Generic = False, csd: Csd = False,
-            extra_stages: ExtraStages = 0, ir: IrVariant = "net") -> None:
+            extra_stages: ExtraStages = 0, ir: IrVariant = "net",
+            partition: Partition = False) -> None:
     """Write synthesizable Verilog-2005 of the exported IR to RUN/rtl/."""
     from hwnn.methods.logic_flow import write_verilog
 
     style = _style(generic, csd)
     try:
-        path = write_verilog(run, style, extra_stages, ir)
+        path = write_verilog(run, style, extra_stages, ir, partition)
     except HwnnError as err:
         _fail(err)
     console.print(f"wrote {path} ({path.stat().st_size:,} bytes)")
@@ -221,6 +225,7 @@ def sim(
         help="icarus and/or verilator (default: every one installed)")] = None,
     ir: IrVariant = "net",
     data_dir: DataDir = None,
+    partition: Partition = False,
 ) -> None:
     """Bit-exact check: torch integer mode == IR reference == RTL simulation (sim.json)."""
     from hwnn.methods.logic_flow import simulate_run
@@ -230,7 +235,8 @@ def sim(
         with console.status("simulating ..."):
             report = simulate_run(run, vectors, style,
                                   extra_stages, simulator,
-                                  str(data_dir) if data_dir else None, ir)
+                                  str(data_dir) if data_dir else None, ir,
+                                  partition=partition)
     except HwnnError as err:
         _fail(err)
     note = "" if report["torch_vs_ir_required_equal"] else " (profiled IR: informational)"
@@ -306,6 +312,9 @@ def synth(
                                       "only)")] = False,
     timeout: Annotated[float, typer.Option(min=1, help="per-tool timeout, s")] = 3600,
     data_dir: DataDir = None,
+    partition: Partition = False,
+    jobs: Annotated[int, typer.Option(min=1, help="--partition: Yosys processes at a time "
+                                      "(each within the tool memory cap)")] = 1,
 ) -> None:
     """Synthesise one design of a run (Yosys/ABC, OpenSTA, Icarus) into RUN/synth.json."""
     from hwnn.methods.synth_flow import synth_run
@@ -314,10 +323,15 @@ def synth(
         _fail(HwnnError(f"--target must be asic or fpga, got {target!r}"))
     style = _style(generic, csd)
     try:
-        with console.status(f"synthesising ({target}) ..."):
+        with console.status(f"synthesising ({target}) ...") as status:
+            def progress(done: int, total: int, module: str) -> None:
+                status.update(f"synthesising ({target}): {done}/{total} modules mapped "
+                              f"(last {module})")
+
             entry = synth_run(run, target, style,  # type: ignore[arg-type]
                               extra_stages, ir, retime, clock_ns, 0.5, power_vectors, dsp,
-                              timeout, str(data_dir) if data_dir else None)
+                              timeout, str(data_dir) if data_dir else None, partition, jobs,
+                              progress)
     except HwnnError as err:
         _fail(err)
     console.print(synth_summary(entry))

@@ -35,12 +35,15 @@ timeout during ``abc`` leaves no ``berkeley-abc`` process behind).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from hwnn.eda.liberty import BUFFER, TIE_HI, TIE_LO, liberty_path, sequential_cells
 from hwnn.eda.tools import require_tool, run_tool
@@ -66,6 +69,7 @@ class AsicSynthResult:
     script_path: Path
     abc_script_path: Path
     retimed: bool = False
+    partitions: int = 0  # leaf modules mapped one by one (0: the whole design at once)
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class FpgaSynthResult:
     log_path: Path
     dsp: int = 0
     script_path: Path | None = field(default=None)
+    partitions: int = 0  # leaf modules mapped one by one (0: the whole design at once)
 
 
 def _quote(path: str | os.PathLike[str]) -> str:
@@ -281,3 +286,215 @@ def synth_fpga(
         dsp=sum(n for name, n in cells.items() if name.startswith(_XILINX_DSP_PREFIX)),
         script_path=script,
     )
+
+
+# --- partitioned synthesis --------------------------------------------------------------
+
+_MODULE = re.compile(r"^module\s+([A-Za-z_][A-Za-z0-9_$]*)\b.*?^endmodule\b[^\n]*\n?",
+                     re.MULTILINE | re.DOTALL)
+_INSTANCE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_$]*)\s+[A-Za-z_][A-Za-z0-9_$]*\s*\(",
+                       re.MULTILINE)
+
+#: Progress callback of the partitioned flows: (leaves done, leaves in all, leaf just done).
+PartitionProgress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A Verilog design split for module-by-module synthesis: ``leaves`` (modules that
+    instantiate no other module of the design, mapped one by one) and ``glue`` (the modules
+    that only connect them), each as ``name -> source text``."""
+
+    leaves: dict[str, str]
+    glue: dict[str, str]
+
+
+def partition_modules(verilog_files: Sequence[str | os.PathLike[str]]) -> Partition:
+    """Split the modules of ``verilog_files`` into leaves and glue (see :class:`Partition`).
+    Expects one ``module ... endmodule`` block per module starting at a line start, as
+    :mod:`hwnn.logic.verilog` writes them."""
+    modules: dict[str, str] = {}
+    for item in verilog_files:
+        path = Path(item)
+        if not path.is_file():
+            raise EdaError(f"Verilog file not found: {path.resolve()}")
+        for m in _MODULE.finditer(path.read_text()):
+            if m.group(1) in modules:
+                raise EdaError(f"module {m.group(1)} defined twice in {list(verilog_files)}")
+            modules[m.group(1)] = m.group(0)
+    if not modules:
+        raise EdaError(f"no Verilog module found in {list(verilog_files)}")
+    leaves, glue = {}, {}
+    for name, text in modules.items():
+        uses = {m.group(1) for m in _INSTANCE.finditer(text)} & modules.keys()
+        (glue if uses - {name} else leaves)[name] = text
+    return Partition(leaves, glue)
+
+
+_LEAF_RESULT = "leaf_result.json"
+
+
+def _leaf_key(text: str, options: str) -> str:
+    return hashlib.sha256(f"{options}\n{text}".encode()).hexdigest()
+
+
+def _load_leaf(folder: Path, key: str, kind: type[Any]) -> Any | None:
+    """The result a previous run left in ``folder`` for the same source and options."""
+    try:
+        doc = json.loads((folder / _LEAF_RESULT).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if doc.get("key") != key:
+        return None
+    fields = doc["result"]
+    for name in ("netlist_path", "log_path", "script_path", "abc_script_path"):
+        if fields.get(name) is not None:
+            fields[name] = Path(fields[name])
+    if "lut_by_size" in fields:
+        fields["lut_by_size"] = {int(k): v for k, v in fields["lut_by_size"].items()}
+    return kind(**fields)
+
+
+def _map_leaves(part: Partition, work: Path, jobs: int, progress: PartitionProgress | None,
+                synth_one: Callable[[Path, str, Path], Any], kind: type[Any],
+                options: str) -> dict[str, Any]:
+    """Run ``synth_one(source, leaf, workdir)`` for every leaf (``jobs`` at a time), each in
+    ``work/parts/<leaf>/``; returns the results by leaf name. A leaf whose folder holds the
+    result of the same source text under the same ``options`` is not mapped again, so an
+    interrupted run resumes where it stopped."""
+    if jobs < 1:
+        raise EdaError(f"jobs must be >= 1, got {jobs}")
+    folders, keys, results = {}, {}, {}
+    for name, text in part.leaves.items():
+        folder = work / "parts" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        keys[name] = _leaf_key(text, options)
+        done = _load_leaf(folder, keys[name], kind)
+        if done is not None:
+            results[name] = done
+            continue
+        (folder / _LEAF_RESULT).unlink(missing_ok=True)
+        (folder / f"{name}.v").write_text(text)
+        folders[name] = folder
+    total = len(part.leaves)
+
+    def run_one(name: str) -> Any:
+        result = synth_one(folders[name] / f"{name}.v", name, folders[name])
+        doc = {"key": keys[name], "result": {k: str(v) if isinstance(v, Path) else v
+                                             for k, v in asdict(result).items()}}
+        (folders[name] / _LEAF_RESULT).write_text(json.dumps(doc, indent=1) + "\n")
+        return result
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_one, name): name for name in folders}
+        for future in futures:  # submission order; a failure raises here
+            name = futures[future]
+            results[name] = future.result()
+            if progress:
+                progress(len(results), total, name)
+    return {name: results[name] for name in part.leaves}
+
+
+def synth_asic_partitioned(
+    verilog_files: Sequence[str | os.PathLike[str]],
+    top: str,
+    workdir: str | os.PathLike[str],
+    *,
+    clock_period_ps: float | None = None,
+    retime: bool = False,
+    timeout_s: float = 600,
+    data_dir: str | os.PathLike[str] | None = None,
+    jobs: int = 1,
+    progress: PartitionProgress | None = None,
+) -> AsicSynthResult:
+    """:func:`synth_asic` one leaf module at a time, then the whole design from the mapped
+    leaves.
+
+    Each leaf (for :mod:`hwnn.logic.verilog` with ``partition=True``: one neuron and its
+    register chain, or the head) goes through the full :func:`synth_asic` recipe, retiming
+    included, in its own Yosys process under ``work/parts/<leaf>/``. The glue modules and
+    the mapped leaf netlists (liberty cells, read as black boxes) then pass through the same
+    recipe once more, without retiming: it flattens them, maps whatever logic the glue has,
+    adds tie cells/buffers and reports area and cells for ``top``.
+
+    Why: Yosys techmaps every adder of a design to fine gates before ABC sees any of it; the
+    8-bit MNIST MLP (12,500 constant products in its first layer) needed more than 8 GiB
+    that way, while one neuron needs well under 1 GiB. What it costs: ABC no longer shares
+    logic between neurons (two neurons multiplying the same input by the same constant keep
+    two copies) and retiming cannot move registers across a leaf's ports; the per-neuron
+    register chains are exactly where the whole-design flow has them, so the pipeline is the
+    same.
+    """
+    work = Path(workdir).resolve()
+    part = partition_modules(verilog_files)
+    if top not in part.glue and top not in part.leaves:
+        raise EdaError(f"top module {top} not found in {list(verilog_files)}")
+
+    def one(src: Path, name: str, folder: Path) -> AsicSynthResult:
+        return synth_asic([src], name, folder, clock_period_ps=clock_period_ps, retime=retime,
+                          timeout_s=timeout_s, data_dir=data_dir)
+
+    options = f"asic flow {ASIC_FLOW_VERSION}, clock {clock_period_ps}, retime {retime}"
+    mapped = _map_leaves(part, work, jobs, progress, one, AsicSynthResult, options)
+    glue = work / "glue.v"
+    glue.write_text("\n".join(part.glue.values()))
+    sources = [r.netlist_path for r in mapped.values()] + ([glue] if part.glue else [])
+    whole = synth_asic(sources, top, work, clock_period_ps=clock_period_ps, retime=False,
+                       timeout_s=timeout_s, data_dir=data_dir)
+    return replace(whole, retimed=retime, partitions=len(mapped))
+
+
+def synth_fpga_partitioned(
+    verilog_files: Sequence[str | os.PathLike[str]],
+    top: str,
+    workdir: str | os.PathLike[str],
+    timeout_s: float = 600,
+    *,
+    use_dsp: bool = True,
+    jobs: int = 1,
+    progress: PartitionProgress | None = None,
+) -> FpgaSynthResult:
+    """:func:`synth_fpga` one leaf module at a time; the counts are the sums over the leaves.
+
+    Only for designs whose glue modules hold no logic (instances and wires only, as
+    :mod:`hwnn.logic.verilog` writes them with ``partition=True``): otherwise the sum would
+    miss cells, so such a design is refused. Same trade-off as :func:`synth_asic_partitioned`.
+    """
+    work = Path(workdir).resolve()
+    part = partition_modules(verilog_files)
+    logic = [n for n, text in part.glue.items()
+             if re.search(r"\b(always|reg)\b|[-+*&|^~<>?]", _port_free_body(text))]
+    if logic:
+        raise EdaError(f"glue module(s) {logic} hold logic; partitioned FPGA counts would "
+                       "miss it: synthesise the design whole (synth_fpga)")
+
+    def one(src: Path, name: str, folder: Path) -> FpgaSynthResult:
+        return synth_fpga([src], name, folder, timeout_s, use_dsp=use_dsp)
+
+    mapped = _map_leaves(part, work, jobs, progress, one, FpgaSynthResult,
+                         f"synth_xilinx, use_dsp {use_dsp}")
+    cells: dict[str, int] = {}
+    for r in mapped.values():
+        for name, count in r.cells_by_type.items():
+            cells[name] = cells.get(name, 0) + count
+    log = work / "synth_fpga.log"
+    log.write_text("".join(f"{name}: {r.luts} LUT, {r.flip_flops} FF, {r.carry} carry, "
+                           f"{r.dsp} DSP; log {r.log_path}\n" for name, r in mapped.items()))
+    return FpgaSynthResult(
+        luts=sum(r.luts for r in mapped.values()),
+        lut_by_size={n: sum(r.lut_by_size[n] for r in mapped.values()) for n in range(1, 7)},
+        flip_flops=sum(r.flip_flops for r in mapped.values()),
+        carry=sum(r.carry for r in mapped.values()),
+        cells_by_type=cells,
+        log_path=log,
+        dsp=sum(r.dsp for r in mapped.values()),
+        partitions=len(mapped),
+    )
+
+
+def _port_free_body(module_text: str) -> str:
+    """A module's text without its header, comments, bit selects and ``[a:b]`` ranges, so
+    the operators left are the ones that would make logic."""
+    body = module_text.split(";", 1)[1] if ";" in module_text else ""
+    body = re.sub(r"//[^\n]*", "", body)
+    return re.sub(r"\[[^\]]*\]", "", body)

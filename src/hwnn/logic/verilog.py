@@ -252,37 +252,71 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
     emit(f"  assign {out_word} = {val};")
 
 
-def layer_module(net: IRNetwork, k: int, top: str, style: Style, extra_stages: int) -> str:
+def _register_chain(emit: _Emitter, width: int, src: str, extra_stages: int) -> None:
+    """``y`` = ``src`` delayed by one register plus ``extra_stages`` more (for retiming)."""
+    emit(f"  reg [{width - 1}:0] y_q;")
+    emit(f"  always @(posedge clk) y_q <= {src};")
+    prev = "y_q"
+    for e in range(extra_stages):
+        emit(f"  reg [{width - 1}:0] y_e{e};")
+        emit(f"  always @(posedge clk) y_e{e} <= {prev};")
+        prev = f"y_e{e}"
+    emit(f"  assign y = {prev};")
+
+
+def neuron_module(net: IRNetwork, k: int, j: int, top: str, style: Style,
+                  extra_stages: int) -> str:
+    """Neuron ``j`` of layer ``k`` as its own module ``<top>_l<k>_n<j>`` (ports ``clk``, the
+    whole layer input ``x``, the neuron's output word ``y``), with its register chain: the
+    unit of partitioned synthesis (:func:`network_verilog` ``partition=True``)."""
+    layer = net.layers[k]
+    ob = layer.out_bits
+    emit = _Emitter()
+    emit(f"module {top}_l{k}_n{j} (input wire clk, "
+         f"input wire [{layer.in_features * layer.in_bits - 1}:0] x, "
+         f"output wire [{ob - 1}:0] y);")
+    emit(f"  wire [{ob - 1}:0] y_comb;")
+    _neuron(emit, layer, j, style, None, [0], "y_comb")
+    _register_chain(emit, ob, "y_comb", extra_stages)
+    emit("endmodule")
+    return "\n".join(emit.lines) + "\n"
+
+
+def layer_module(net: IRNetwork, k: int, top: str, style: Style, extra_stages: int,
+                 partition: bool = False) -> str:
+    """Module ``<top>_l<k>``; with ``partition`` it only instantiates one
+    :func:`neuron_module` per neuron (which are emitted before it) and holds no logic."""
     layer = net.layers[k]
     emit = _Emitter()
     in_w = layer.in_features * layer.in_bits
     out_w = layer.out_features * layer.out_bits
+    ob = layer.out_bits
     gp = generic_params(layer) if style == "generic" else None
+    neurons = ([neuron_module(net, k, j, top, style, extra_stages)
+                for j in range(layer.out_features)] if partition else [])
     emit(f"// layer {k} ({layer.name}): {layer.in_features} -> {layer.out_features}, "
          f"{layer.nonzero_weights()} non-zero weights, acc {layer.acc_bits} bits "
          f"({layer.overflow}), out {'int' if layer.out_signed else 'uint'}{layer.out_bits}, "
-         f"{layer.activation}, {style} weights")
+         f"{layer.activation}, {style} weights" + (", one module per neuron" if partition else ""))
     ports = ["input wire clk", f"input wire [{in_w - 1}:0] x"]
     if gp is not None:
         ports.append(f"input wire [{gp.total - 1}:0] w")
     ports.append(f"output wire [{out_w - 1}:0] y")
     emit(f"module {top}_l{k} (" + ", ".join(ports) + ");")
+    if partition:
+        for j in range(layer.out_features):
+            emit(f"  {top}_l{k}_n{j} u_n{j} (.clk(clk), .x(x), "
+                 f".y(y[{j * ob + ob - 1}:{j * ob}]));")
+        emit("endmodule")
+        return "\n".join(neurons) + "\n" + "\n".join(emit.lines) + "\n"
     emit(f"  wire [{out_w - 1}:0] y_comb;")
     w_index = [0]
     for j in range(layer.out_features):
-        ob = layer.out_bits
         _neuron(emit, layer, j, style, gp, w_index,
                 f"y_comb[{j * ob + ob - 1}:{j * ob}]")
     if gp is not None and w_index[0] != gp.total:
         raise AssertionError("generic register layout mismatch")
-    emit(f"  reg [{out_w - 1}:0] y_q;")
-    emit("  always @(posedge clk) y_q <= y_comb;")
-    prev = "y_q"
-    for e in range(extra_stages):
-        emit(f"  reg [{out_w - 1}:0] y_e{e};")
-        emit(f"  always @(posedge clk) y_e{e} <= {prev};")
-        prev = f"y_e{e}"
-    emit(f"  assign y = {prev};")
+    _register_chain(emit, out_w, "y_comb", extra_stages)
     emit("endmodule")
     return "\n".join(emit.lines) + "\n"
 
@@ -348,21 +382,30 @@ def generic_chain_bits(net: IRNetwork) -> list[int]:
 
 
 def network_verilog(net: IRNetwork, top: str | None = None, style: Style = "embedded",
-                    extra_stages: int = 0) -> str:
-    """The complete Verilog source (all modules) of ``net``."""
+                    extra_stages: int = 0, partition: bool = False) -> str:
+    """The complete Verilog source (all modules) of ``net``.
+
+    ``partition=True`` writes every neuron as its own module (:func:`neuron_module`, register
+    chain included), so that a synthesis flow can map the neurons one by one
+    (:func:`hwnn.eda.yosys.synth_asic_partitioned`); the function is the same, cycle for cycle.
+    """
     net.validate()
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
+    if partition and style == "generic":
+        raise ValueError("partition applies to the constant-weight styles (embedded, csd); "
+                         "the generic baseline's weight chain crosses every neuron")
     if extra_stages < 0:
         raise ValueError("extra_stages must be >= 0")
     top = verilog_identifier(top or net.name)
     parts = [f"// Generated by hwnn from IR {net.name!r} ({style} weights, "
-             f"{extra_stages} extra register stage(s) per layer); latency "
+             f"{extra_stages} extra register stage(s) per layer"
+             f"{', one module per neuron' if partition else ''}); latency "
              f"{latency(net, extra_stages)} cycles.\n"
              "// Arithmetic follows hwnn.ir (round half up requantization, saturation, "
              "ReLU).\n"]
     for k in range(len(net.layers)):
-        parts.append(layer_module(net, k, top, style, extra_stages))
+        parts.append(layer_module(net, k, top, style, extra_stages, partition))
     parts += top_module(net, top, style)
     return "\n".join(parts)
 

@@ -54,16 +54,21 @@ def reference_run(net: AnyNetwork, codes: np.ndarray) -> Trace:
 
 
 def design_verilog(net: AnyNetwork, top: str, style: Style = "embedded",
-                   extra_stages: int = 0) -> str:
+                   extra_stages: int = 0, partition: bool = False) -> str:
     """Verilog of one design: :func:`~hwnn.logic.verilog.network_verilog` for dense IRs,
     :func:`~hwnn.logic.lut_verilog.lut_network_verilog` (mux form) for LUT networks, whose
-    tables are always constants (embedded) with one register stage per layer."""
+    tables are always constants (embedded) with one register stage per layer.
+    ``partition``: one module per neuron (see :func:`~hwnn.logic.verilog.network_verilog`)."""
     if isinstance(net, LutNetwork):
-        if style != "embedded" or extra_stages:
+        if style != "embedded" or extra_stages or partition:
             raise HwnnError("a LUT network has one design: its truth tables as logic "
-                            "(style embedded, no extra stages); drop --generic/--extra-stages")
+                            "(style embedded, no extra stages, not partitioned); drop "
+                            "--generic/--csd/--extra-stages/--partition")
         return lut_network_verilog(net, top)
-    return network_verilog(net, top, style, extra_stages)
+    try:
+        return network_verilog(net, top, style, extra_stages, partition)
+    except ValueError as exc:
+        raise HwnnError(str(exc)) from exc
 
 
 def ir_path(run_dir: Path, variant: str = "net") -> Path:
@@ -80,10 +85,12 @@ def load_run_ir(run_dir: Path, variant: str = "net") -> AnyNetwork:
     return load_ir(path)
 
 
-def design_name(style: Style = "embedded", extra_stages: int = 0, variant: str = "net") -> str:
+def design_name(style: Style = "embedded", extra_stages: int = 0, variant: str = "net",
+                partition: bool = False) -> str:
     """Folder name of one hardware design of a run, e.g. ``embedded``, ``generic_e2``,
-    ``profiled_embedded``."""
+    ``profiled_embedded``, ``csd_e1_part`` (one module per neuron)."""
     name = style if not extra_stages else f"{style}_e{extra_stages}"
+    name += "_part" if partition else ""
     return name if variant == "net" else f"{variant}_{name}"
 
 
@@ -92,12 +99,13 @@ def top_name(net: AnyNetwork) -> str:
 
 
 def write_verilog(run_dir: Path, style: Style = "embedded", extra_stages: int = 0,
-                  variant: str = "net") -> Path:
+                  variant: str = "net", partition: bool = False) -> Path:
     net = load_run_ir(run_dir, variant)
-    out = Path(run_dir) / "rtl" / design_name(style, extra_stages, variant)
+    text = design_verilog(net, top_name(net), style, extra_stages, partition)
+    out = Path(run_dir) / "rtl" / design_name(style, extra_stages, variant, partition)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "net.v"
-    path.write_text(design_verilog(net, top_name(net), style, extra_stages))
+    path.write_text(text)
     return path
 
 
@@ -130,28 +138,30 @@ def quantized_inputs(run_dir: Path, split: str = "test", n: int | None = None,
 
 
 def sim_json_path(run_dir: Path, style: Style = "embedded", extra_stages: int = 0,
-                  variant: str = "net") -> Path:
+                  variant: str = "net", partition: bool = False) -> Path:
     """Where :func:`simulate_run` writes its report: ``sim.json`` for the default design
     (embedded, exported IR), ``sim_<design>.json`` for the others."""
-    design = design_name(style, extra_stages, variant)
+    design = design_name(style, extra_stages, variant, partition)
     return Path(run_dir) / ("sim.json" if design == "embedded" else f"sim_{design}.json")
 
 
 def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedded",
                  extra_stages: int = 0, simulators: list[str] | None = None,
                  data_dir: str | None = None, variant: str = "net",
-                 timeout_s: float = 1800) -> dict[str, Any]:
+                 timeout_s: float = 1800, partition: bool = False) -> dict[str, Any]:
     """torch integer mode vs IR reference vs RTL on test vectors; writes ``sim.json`` for
     the default design (embedded, exported IR), ``sim_<design>.json`` for the others.
     ``timeout_s`` bounds each simulator call (compile and run)."""
     run_dir = Path(run_dir)
     net = load_run_ir(run_dir, variant)
+    top = top_name(net)
+    verilog = design_verilog(net, top, style, extra_stages, partition)
     codes, _, torch_out = quantized_inputs(run_dir, "test", n_vectors, data_dir)
     trace = reference_run(net, codes)
     diff = np.flatnonzero(np.any(trace.outputs[-1] != torch_out, axis=1))
     report: dict[str, Any] = {
         "run": str(run_dir), "ir": str(ir_path(run_dir, variant)), "variant": variant,
-        "style": style,
+        "style": style, "partition": partition,
         "extra_stages": extra_stages, "latency_cycles": latency(net, extra_stages),
         "vectors": len(codes), "source": "test split, first vectors",
         "torch_vs_ir_mismatches": int(diff.size),
@@ -159,10 +169,9 @@ def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedde
         "torch_vs_ir_required_equal": variant == "net",
         "simulators": {},
     }
-    work = run_dir / "sim" / design_name(style, extra_stages, variant)
+    work = run_dir / "sim" / design_name(style, extra_stages, variant, partition)
     work.mkdir(parents=True, exist_ok=True)
-    top = top_name(net)
-    (work / "net.v").write_text(design_verilog(net, top, style, extra_stages))
+    (work / "net.v").write_text(verilog)
     n = write_vectors(net, trace, work, style)
     (work / "tb.v").write_text(make_testbench(net, top, n, style, extra_stages))
     sims = simulators or available_simulators()
@@ -182,7 +191,7 @@ def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedde
     report["passed"] = torch_ok and all(
         s["mismatches"] == 0 and not any(s["layer_mismatches"])
         for s in report["simulators"].values())
-    out = sim_json_path(run_dir, style, extra_stages, variant)
+    out = sim_json_path(run_dir, style, extra_stages, variant, partition)
     atomic_write_bytes(out, (json.dumps(report, indent=2) + "\n").encode())
     report["path"] = str(out)
     return report

@@ -14,6 +14,10 @@ Yosys/OpenSTA/Icarus scripts and logs next to the numbers.
 * ``fpga`` (Yosys ``synth_xilinx``, xc7): LUT6-equivalent count (all LUT sizes), flip-flops,
   CARRY4 and DSP48 cells. ``use_dsp=False`` (default) maps multipliers to LUTs, which is the
   comparison seed 000 and LogicNets make.
+* ``partition=True`` (label suffix ``_part``): the Verilog has one module per neuron and both
+  targets map the neurons one by one (:func:`hwnn.eda.yosys.synth_asic_partitioned`), for
+  networks too large for one Yosys process; STA, power and the gate-level check still run on
+  the whole flattened netlist.
 
 ``synth.json`` holds one entry per ``<label>/<target>``; re-running a design replaces its
 entry and keeps the others.
@@ -39,7 +43,12 @@ from hwnn.eda import (
     timing,
 )
 from hwnn.eda.gatesim import simulate_activity
-from hwnn.eda.yosys import ASIC_FLOW_VERSION
+from hwnn.eda.yosys import (
+    ASIC_FLOW_VERSION,
+    PartitionProgress,
+    synth_asic_partitioned,
+    synth_fpga_partitioned,
+)
 from hwnn.errors import HwnnError
 from hwnn.ir import IRNetwork
 from hwnn.ir.lut import LutNetwork
@@ -67,8 +76,8 @@ DEFAULT_CLOCK_NS = 2.0
 
 
 def design_label(style: Style = "embedded", extra_stages: int = 0, variant: str = "net",
-                 retime: bool = False) -> str:
-    return design_name(style, extra_stages, variant) + ("_retimed" if retime else "")
+                 retime: bool = False, partition: bool = False) -> str:
+    return design_name(style, extra_stages, variant, partition) + ("_retimed" if retime else "")
 
 
 def _update_synth_json(run_dir: Path, key: str, entry: dict[str, Any]) -> Path:
@@ -123,11 +132,17 @@ def netlist_mismatches(net: AnyNetwork, vectors: np.ndarray, outputs: list[int |
 
 def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: int,
           retime: bool, clock_ns: float, input_activity: float, vectors: np.ndarray | None,
-          timeout_s: float) -> dict[str, Any]:
+          timeout_s: float, partition: bool, jobs: int,
+          progress: PartitionProgress | None) -> dict[str, Any]:
     top = top_name(net)
     t0 = time.perf_counter()
-    syn = synth_asic([src], top, work, clock_period_ps=clock_ns * 1000, retime=retime,
-                     timeout_s=timeout_s)
+    if partition:
+        syn = synth_asic_partitioned([src], top, work, clock_period_ps=clock_ns * 1000,
+                                     retime=retime, timeout_s=timeout_s, jobs=jobs,
+                                     progress=progress)
+    else:
+        syn = synth_asic([src], top, work, clock_period_ps=clock_ns * 1000, retime=retime,
+                         timeout_s=timeout_s)
     t_syn = time.perf_counter() - t0
     tim = timing(syn.netlist_path, top, work, period_ns=clock_ns, timeout_s=timeout_s)
     pv = power_vectorless(syn.netlist_path, top, work, period_ns=clock_ns,
@@ -136,6 +151,7 @@ def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: in
         "asic_flow": ASIC_FLOW_VERSION,
         "area_um2": round(syn.area_um2, 3), "cells": syn.cell_count,
         "flip_flops": syn.flip_flops, "cells_by_type": syn.cells_by_type,
+        "partitions": syn.partitions,
         "critical_path_ns": round(tim.critical_path_ns, 4),
         "fmax_mhz": round(tim.fmax_mhz, 2), "critical_path": [tim.startpoint, tim.endpoint],
         "power_clock_mhz": round(1000.0 / clock_ns, 3),
@@ -179,8 +195,11 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
                  style: Style = "embedded", extra_stages: int = 0, retime: bool = False,
                  clock_ns: float = DEFAULT_CLOCK_NS, input_activity: float = 0.5,
                  vectors: np.ndarray | None = None, use_dsp: bool = False,
-                 timeout_s: float = 3600) -> dict[str, Any]:
-    """Write the Verilog of ``net`` into ``work`` and synthesise it; returns the entry."""
+                 timeout_s: float = 3600, partition: bool = False, jobs: int = 1,
+                 progress: PartitionProgress | None = None) -> dict[str, Any]:
+    """Write the Verilog of ``net`` into ``work`` and synthesise it; returns the entry.
+    ``partition``: one module per neuron, mapped one by one, ``jobs`` Yosys processes at a
+    time, ``progress(done, total, module)`` after each."""
     if target not in ("asic", "fpga"):
         raise HwnnError(f"unknown target {target!r}; choose asic or fpga")
     if clock_ns <= 0:
@@ -190,9 +209,10 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     src = work / "net.v"
-    src.write_text(design_verilog(net, top_name(net), style, extra_stages))
+    src.write_text(design_verilog(net, top_name(net), style, extra_stages, partition))
     entry: dict[str, Any] = {
         "style": style, "extra_stages": extra_stages, "retime": retime, "target": target,
+        "partition": partition,
         "latency_cycles": latency(net, extra_stages), "verilog": str(src),
     }
     if isinstance(net, LutNetwork):  # LogicNets' analytic estimate beside the synthesized count
@@ -203,12 +223,17 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
     t0 = time.perf_counter()
     if target == "asic":
         entry.update(_asic(net, src, work, style, extra_stages, retime, clock_ns,
-                           input_activity, vectors, timeout_s))
+                           input_activity, vectors, timeout_s, partition, jobs, progress))
     else:
-        fpga = synth_fpga([src], top_name(net), work, timeout_s, use_dsp=use_dsp)
+        if partition:
+            fpga = synth_fpga_partitioned([src], top_name(net), work, timeout_s,
+                                          use_dsp=use_dsp, jobs=jobs, progress=progress)
+        else:
+            fpga = synth_fpga([src], top_name(net), work, timeout_s, use_dsp=use_dsp)
         entry.update({"luts": fpga.luts, "lut_by_size": fpga.lut_by_size,
                       "flip_flops": fpga.flip_flops, "carry4": fpga.carry, "dsp": fpga.dsp,
-                      "use_dsp": use_dsp, "logs": {"yosys": str(fpga.log_path)}})
+                      "use_dsp": use_dsp, "partitions": fpga.partitions,
+                      "logs": {"yosys": str(fpga.log_path)}})
     entry["seconds"] = round(time.perf_counter() - t0, 1)
     return entry
 
@@ -217,14 +242,15 @@ def synth_run(run_dir: Path, target: Target = "asic", style: Style = "embedded",
               extra_stages: int = 0, variant: str = "net", retime: bool = False,
               clock_ns: float = DEFAULT_CLOCK_NS, input_activity: float = 0.5,
               power_vectors: int = 1000, use_dsp: bool = False, timeout_s: float = 3600,
-              data_dir: str | None = None) -> dict[str, Any]:
+              data_dir: str | None = None, partition: bool = False, jobs: int = 1,
+              progress: PartitionProgress | None = None) -> dict[str, Any]:
     """Synthesise one design of a run and record it in ``RUN/synth.json``; ASIC power from
     the first ``power_vectors`` test inputs."""
     if target not in ("asic", "fpga"):
         raise HwnnError(f"unknown target {target!r}; choose asic or fpga")
     run_dir = Path(run_dir)
     net = load_run_ir(run_dir, variant)
-    label = design_label(style, extra_stages, variant, retime)
+    label = design_label(style, extra_stages, variant, retime, partition)
     vectors = None
     if target == "asic" and power_vectors > 0:
         vectors, _, _ = quantized_inputs(run_dir, "test", power_vectors, data_dir,
@@ -232,6 +258,6 @@ def synth_run(run_dir: Path, target: Target = "asic", style: Style = "embedded",
     entry = {"run": str(run_dir), "ir_variant": variant, "design": label,
              **synth_design(net, run_dir / "synth" / label / target, target, style,
                             extra_stages, retime, clock_ns, input_activity, vectors, use_dsp,
-                            timeout_s)}
+                            timeout_s, partition, jobs, progress)}
     entry["path"] = str(_update_synth_json(run_dir, f"{label}/{target}", entry))
     return entry

@@ -29,7 +29,8 @@ JOB_LOG = "job.log"
 def sim_file(run_dir: Path, design: DesignSpec) -> Path:
     from hwnn.methods.logic_flow import sim_json_path
 
-    return sim_json_path(run_dir, design.style, design.extra_stages, design.variant)
+    return sim_json_path(run_dir, design.style, design.extra_stages, design.variant,
+                         design.partition)
 
 
 def _sim_done(path: Path, vectors: int) -> bool:
@@ -58,7 +59,8 @@ def _synth_targets(job: Job) -> Iterator[tuple[DesignSpec, str, str]]:
     from hwnn.methods.synth_flow import design_label
 
     for design in job.designs:
-        label = design_label(design.style, design.extra_stages, design.variant, design.retime)
+        label = design_label(design.style, design.extra_stages, design.variant, design.retime,
+                             design.partition)
         for target in design.targets:
             yield design, target, f"{label}/{target}"
 
@@ -113,7 +115,8 @@ def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> Non
             with step(f"sim:{design.name}"):
                 report = simulate_run(run_dir, job.sim_vectors, design.style,
                                       design.extra_stages, data_dir=job.data_dir,
-                                      variant=design.variant, timeout_s=job.timeout_s)
+                                      variant=design.variant, timeout_s=job.timeout_s,
+                                      partition=design.partition)
             if not report["passed"]:
                 raise RuntimeError(f"simulation of {design.name} failed: see {report['path']}")
     if "synth" in job.steps:
@@ -125,7 +128,7 @@ def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> Non
                 synth_run(run_dir, target, design.style, design.extra_stages,
                           design.variant, design.retime, job.clock_ns,
                           power_vectors=job.power_vectors, timeout_s=job.timeout_s,
-                          data_dir=job.data_dir)
+                          data_dir=job.data_dir, partition=design.partition)
 
 
 def run_job(job_data: dict[str, Any], run_dir: str) -> dict[str, Any]:

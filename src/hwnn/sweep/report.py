@@ -42,7 +42,7 @@ def collect_job(run_dir: Path, job: Job) -> dict[str, Any]:
 
     designs: dict[str, Any] = {}
     for d in job.designs:
-        label = design_label(d.style, d.extra_stages, d.variant, d.retime)
+        label = design_label(d.style, d.extra_stages, d.variant, d.retime, d.partition)
         sim = _read(sim_file(run_dir, d)) if d.sim else None
         entry: dict[str, Any] = {"label": label, "style": d.style, "extra_stages": d.extra_stages,
                                  "retime": d.retime, "variant": d.variant,

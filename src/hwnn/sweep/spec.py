@@ -52,6 +52,8 @@ class DesignSpec(_Strict):
     variant: Literal["net", "profiled"] = "net"
     targets: list[Literal["asic", "fpga"]] = Field(default_factory=lambda: ["asic", "fpga"])
     sim: bool = Field(True, description="simulate the RTL against the IR reference")
+    partition: bool = Field(False, description="one module per neuron, synthesised one by "
+                            "one (embedded/csd; for networks too large for one Yosys run)")
 
     @model_validator(mode="after")
     def _retime_asic_only(self) -> DesignSpec:
