@@ -36,10 +36,14 @@ from hwnn.cost.throughput import (
 )
 from hwnn.report.markdown import table
 from hwnn.sweep import load_sweep, write_report
-from hwnn.sweep.report import dig
+from hwnn.sweep.report import collect_job, dig
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "configs" / "sweeps" / "tnn.yaml"
+PARETO_SWEEP = ROOT / "configs" / "sweeps" / "pareto.yaml"
+#: Hardware rows made by another sweep: same config and seed, so the same network (the IRs
+#: were compared byte for byte), synthesised once. pareto job -> row name here.
+SHARED_JOBS = {"mnist_8bit": "hw_mnist_8bit"}
 OUT = ROOT / "results" / "tnn"
 STAGES = ("finetune", "qat", "float")
 REUSE = (1, 16, 256)  # R = B for fully connected layers (batch 1, 16, 256)
@@ -263,10 +267,17 @@ def plot(rows: list[dict[str, Any]], dec: dict[str, Any]) -> None:
     plt.close(fig)
 
 
+def shared_jobs() -> list[dict[str, Any]]:
+    """The :data:`SHARED_JOBS` of the Pareto sweep, as report rows under their names here."""
+    spec, jobs = load_sweep(PARETO_SWEEP)
+    rows = [collect_job(Path(spec.out) / j.name, j) for j in jobs if j.name in SHARED_JOBS]
+    return [{**r, "name": SHARED_JOBS[r["name"]]} for r in rows]
+
+
 def main() -> None:
     spec, jobs = load_sweep(SWEEP)
     report = write_report(spec, jobs)
-    rows = job_rows(report)
+    rows = job_rows({"jobs": report["jobs"] + shared_jobs()})
     dec = decoder_luts(rows)
     OUT.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(OUT / "tnn.md", markdown(rows, dec).encode())
