@@ -6,6 +6,7 @@ others skip when Yosys/OpenSTA/Icarus or the shipped Nangate45 liberty are absen
 
 from __future__ import annotations
 
+import fcntl
 import json
 import random
 import shutil
@@ -558,6 +559,11 @@ def test_synth_design_rejects_bad_options(tmp_path: Path) -> None:
         synth_design(net, tmp_path, "fpga", retime=True)
     with pytest.raises(HwnnError, match="positive"):
         synth_design(net, tmp_path, "asic", clock_ns=0)
+    with open(tmp_path / ".synth.lock", "w") as held:  # as a running synthesis holds it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(HwnnError, match="another synthesis of this design"):
+            synth_design(net, tmp_path, "fpga")
+    assert not (tmp_path / "net.v").exists()
 
 
 @pytest.mark.parametrize("style", ["embedded", "generic"])

@@ -25,9 +25,11 @@ entry and keeps the others.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -191,6 +193,19 @@ def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: in
     return entry
 
 
+@contextlib.contextmanager
+def _design_lock(work: Path) -> Iterator[None]:
+    """One synthesis per design folder at a time: a sweep and a manual ``hwnn synth`` of the
+    same design would otherwise overwrite each other's scripts, netlists and leaf results."""
+    with open(work / ".synth.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HwnnError(f"another synthesis of this design is running in {work}: wait for "
+                            "it to finish or stop it first") from None
+        yield
+
+
 def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
                  style: Style = "embedded", extra_stages: int = 0, retime: bool = False,
                  clock_ns: float = DEFAULT_CLOCK_NS, input_activity: float = 0.5,
@@ -208,34 +223,36 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
         raise HwnnError("retiming is implemented for the asic target only")
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    src = work / "net.v"
-    src.write_text(design_verilog(net, top_name(net), style, extra_stages, partition))
-    entry: dict[str, Any] = {
-        "style": style, "extra_stages": extra_stages, "retime": retime, "target": target,
-        "partition": partition,
-        "latency_cycles": latency(net, extra_stages), "verilog": str(src),
-    }
-    if isinstance(net, LutNetwork):  # LogicNets' analytic estimate beside the synthesized count
-        entry["analytic_lut6"] = round(network_lut_cost(
-            (la.address_bits, la.out_bits) for la in net.layers for _ in range(la.out_features)))
-    else:
-        entry["nonzero_weights"] = sum(la.nonzero_weights() for la in net.layers)
-    t0 = time.perf_counter()
-    if target == "asic":
-        entry.update(_asic(net, src, work, style, extra_stages, retime, clock_ns,
-                           input_activity, vectors, timeout_s, partition, jobs, progress))
-    else:
-        if partition:
-            fpga = synth_fpga_partitioned([src], top_name(net), work, timeout_s,
-                                          use_dsp=use_dsp, jobs=jobs, progress=progress)
+    with _design_lock(work):
+        src = work / "net.v"
+        src.write_text(design_verilog(net, top_name(net), style, extra_stages, partition))
+        entry: dict[str, Any] = {
+            "style": style, "extra_stages": extra_stages, "retime": retime, "target": target,
+            "partition": partition,
+            "latency_cycles": latency(net, extra_stages), "verilog": str(src),
+        }
+        if isinstance(net, LutNetwork):  # LogicNets' analytic estimate beside the synthesized count
+            entry["analytic_lut6"] = round(network_lut_cost(
+                (la.address_bits, la.out_bits)
+                for la in net.layers for _ in range(la.out_features)))
         else:
-            fpga = synth_fpga([src], top_name(net), work, timeout_s, use_dsp=use_dsp)
-        entry.update({"luts": fpga.luts, "lut_by_size": fpga.lut_by_size,
-                      "flip_flops": fpga.flip_flops, "carry4": fpga.carry, "dsp": fpga.dsp,
-                      "use_dsp": use_dsp, "partitions": fpga.partitions,
-                      "logs": {"yosys": str(fpga.log_path)}})
-    entry["seconds"] = round(time.perf_counter() - t0, 1)
-    return entry
+            entry["nonzero_weights"] = sum(la.nonzero_weights() for la in net.layers)
+        t0 = time.perf_counter()
+        if target == "asic":
+            entry.update(_asic(net, src, work, style, extra_stages, retime, clock_ns,
+                               input_activity, vectors, timeout_s, partition, jobs, progress))
+        else:
+            if partition:
+                fpga = synth_fpga_partitioned([src], top_name(net), work, timeout_s,
+                                              use_dsp=use_dsp, jobs=jobs, progress=progress)
+            else:
+                fpga = synth_fpga([src], top_name(net), work, timeout_s, use_dsp=use_dsp)
+            entry.update({"luts": fpga.luts, "lut_by_size": fpga.lut_by_size,
+                          "flip_flops": fpga.flip_flops, "carry4": fpga.carry, "dsp": fpga.dsp,
+                          "use_dsp": use_dsp, "partitions": fpga.partitions,
+                          "logs": {"yosys": str(fpga.log_path)}})
+        entry["seconds"] = round(time.perf_counter() - t0, 1)
+        return entry
 
 
 def synth_run(run_dir: Path, target: Target = "asic", style: Style = "embedded",
