@@ -538,14 +538,12 @@ def test_partitioned_synthesis_matches_the_ir(tmp_path: Path, data_dir: Path) ->
 
 
 def test_partitioned_fpga_refuses_glue_logic(tmp_path: Path) -> None:
-    from hwnn.eda.yosys import synth_fpga_partitioned
-
     (tmp_path / "d.v").write_text(
         "module leaf (input wire a, output wire y);\n  assign y = ~a;\nendmodule\n"
         "module d (input wire a, input wire b, output wire y);\n  wire t;\n"
         "  leaf u (.a(a), .y(t));\n  assign y = t & b;\nendmodule\n")
     with pytest.raises(EdaError, match="hold logic"):
-        synth_fpga_partitioned([tmp_path / "d.v"], "d", tmp_path)
+        synth_fpga([tmp_path / "d.v"], "d", tmp_path, partition=True)
 
 
 def test_synth_design_rejects_bad_options(tmp_path: Path) -> None:

@@ -177,12 +177,25 @@ def synth_asic(
     retime: bool = False,
     timeout_s: float = 600,
     data_dir: str | os.PathLike[str] | None = None,
+    partition: bool = False,
+    jobs: int = 1,
+    progress: PartitionProgress | None = None,
 ) -> AsicSynthResult:
     """Synthesise ``top`` onto Nangate45; returns area, cell counts and the netlist path.
 
     ``clock_period_ps`` becomes ABC's delay target (``&nf -D``); ``retime=True`` runs the
     measured register-retiming recipe before flip-flop mapping (module docstring).
+    ``partition=True``: one leaf module at a time, ``jobs`` at once (:func:`_asic_by_leaves`).
     """
+    if partition:
+        def mapper(files: Sequence[Path], name: str, folder: Path,
+                   retime_here: bool) -> AsicSynthResult:
+            return synth_asic(files, name, folder, clock_period_ps=clock_period_ps,
+                              retime=retime_here, timeout_s=timeout_s, data_dir=data_dir)
+
+        options = f"asic flow {ASIC_FLOW_VERSION}, clock {clock_period_ps}, retime {retime}"
+        return _asic_by_leaves(verilog_files, top, Path(workdir).resolve(), mapper, retime,
+                               options, jobs, progress)
     yosys = require_tool("yosys")
     abc = require_tool("yosys-abc")
     lib = liberty_path(data_dir)
@@ -248,12 +261,22 @@ def synth_fpga(
     timeout_s: float = 600,
     *,
     use_dsp: bool = True,
+    partition: bool = False,
+    jobs: int = 1,
+    progress: PartitionProgress | None = None,
 ) -> FpgaSynthResult:
     """Synthesise ``top`` with ``synth_xilinx -flatten`` (xc7) and count LUTs/FFs/carries.
 
     By default Yosys maps multipliers (even by some constants) to DSP48E1 blocks, which then
     do not show up as LUTs; ``use_dsp=False`` adds ``-nodsp`` for a pure-LUT count.
+    ``partition=True``: one leaf module at a time, ``jobs`` at once (:func:`_fpga_by_leaves`).
     """
+    if partition:
+        def mapper(src: Path, name: str, folder: Path) -> FpgaSynthResult:
+            return synth_fpga([src], name, folder, timeout_s, use_dsp=use_dsp)
+
+        return _fpga_by_leaves(verilog_files, Path(workdir).resolve(), mapper,
+                               f"synth_xilinx, use_dsp {use_dsp}", jobs, progress)
     yosys = require_tool("yosys")
     require_tool("yosys-abc")
     work = Path(workdir).resolve()
@@ -271,6 +294,12 @@ def synth_fpga(
     run_tool([yosys, "-s", script], cwd=work, log_path=log, timeout_s=timeout_s)
     cells = _stat_cells(stat_json, top)
     _check_mapped(cells, log)
+    return _fpga_result(cells, log, script)
+
+
+def _fpga_result(cells: dict[str, int], log: Path, script: Path | None,
+                 partitions: int = 0) -> FpgaSynthResult:
+    """The xc7 counts of a mapped design from its cells by type."""
     lut_by_size = dict.fromkeys(range(1, 7), 0)
     for name, count in cells.items():
         lut = _LUT.match(name)
@@ -285,8 +314,8 @@ def synth_fpga(
         log_path=log,
         dsp=sum(n for name, n in cells.items() if name.startswith(_XILINX_DSP_PREFIX)),
         script_path=script,
+        partitions=partitions,
     )
-
 
 # --- partitioned synthesis --------------------------------------------------------------
 
@@ -395,27 +424,20 @@ def _map_leaves(part: Partition, work: Path, jobs: int, progress: PartitionProgr
     return {name: results[name] for name in part.leaves}
 
 
-def synth_asic_partitioned(
-    verilog_files: Sequence[str | os.PathLike[str]],
-    top: str,
-    workdir: str | os.PathLike[str],
-    *,
-    clock_period_ps: float | None = None,
-    retime: bool = False,
-    timeout_s: float = 600,
-    data_dir: str | os.PathLike[str] | None = None,
-    jobs: int = 1,
-    progress: PartitionProgress | None = None,
-) -> AsicSynthResult:
+def _asic_by_leaves(verilog_files: Sequence[str | os.PathLike[str]], top: str, work: Path,
+                    mapper: Callable[[Sequence[Path], str, Path, bool], AsicSynthResult],
+                    retime: bool, options: str, jobs: int,
+                    progress: PartitionProgress | None) -> AsicSynthResult:
     """:func:`synth_asic` one leaf module at a time, then the whole design from the mapped
-    leaves.
+    leaves (``mapper(files, top, folder, retime)`` is :func:`synth_asic` with the caller's
+    clock, timeout and liberty).
 
     Each leaf (for :mod:`hwnn.logic.verilog` with ``partition=True``: one neuron and its
-    register chain, or the head) goes through the full :func:`synth_asic` recipe, retiming
-    included, in its own Yosys process under ``work/parts/<leaf>/``. The glue modules and
-    the mapped leaf netlists (liberty cells, read as black boxes) then pass through the same
-    recipe once more, without retiming: it flattens them, maps whatever logic the glue has,
-    adds tie cells/buffers and reports area and cells for ``top``.
+    register chain, or the head) goes through the full recipe, retiming included, in its own
+    Yosys process under ``work/parts/<leaf>/``. The glue modules and the mapped leaf
+    netlists (liberty cells, read as black boxes) then pass through the same recipe once
+    more, without retiming: it flattens them, maps whatever logic the glue has, adds tie
+    cells/buffers and reports area and cells for ``top``.
 
     Why: Yosys techmaps every adder of a design to fine gates before ABC sees any of it; the
     8-bit MNIST MLP (12,500 constant products in its first layer) needed more than 8 GiB
@@ -425,54 +447,36 @@ def synth_asic_partitioned(
     register chains are exactly where the whole-design flow has them, so the pipeline is the
     same.
     """
-    work = Path(workdir).resolve()
     part = partition_modules(verilog_files)
     if top not in part.glue and top not in part.leaves:
         raise EdaError(f"top module {top} not found in {list(verilog_files)}")
-
-    def one(src: Path, name: str, folder: Path) -> AsicSynthResult:
-        return synth_asic([src], name, folder, clock_period_ps=clock_period_ps, retime=retime,
-                          timeout_s=timeout_s, data_dir=data_dir)
-
-    options = f"asic flow {ASIC_FLOW_VERSION}, clock {clock_period_ps}, retime {retime}"
-    mapped = _map_leaves(part, work, jobs, progress, one, AsicSynthResult, options)
+    mapped = _map_leaves(part, work, jobs, progress,
+                         lambda src, name, folder: mapper([src], name, folder, retime),
+                         AsicSynthResult, options)
     glue = work / "glue.v"
     glue.write_text("\n".join(part.glue.values()))
     sources = [r.netlist_path for r in mapped.values()] + ([glue] if part.glue else [])
-    whole = synth_asic(sources, top, work, clock_period_ps=clock_period_ps, retime=False,
-                       timeout_s=timeout_s, data_dir=data_dir)
+    whole = mapper(sources, top, work, False)
     return replace(whole, retimed=retime, partitions=len(mapped))
 
 
-def synth_fpga_partitioned(
-    verilog_files: Sequence[str | os.PathLike[str]],
-    top: str,
-    workdir: str | os.PathLike[str],
-    timeout_s: float = 600,
-    *,
-    use_dsp: bool = True,
-    jobs: int = 1,
-    progress: PartitionProgress | None = None,
-) -> FpgaSynthResult:
-    """:func:`synth_fpga` one leaf module at a time; the counts are the sums over the leaves.
+def _fpga_by_leaves(verilog_files: Sequence[str | os.PathLike[str]], work: Path,
+                    mapper: Callable[[Path, str, Path], FpgaSynthResult], options: str,
+                    jobs: int, progress: PartitionProgress | None) -> FpgaSynthResult:
+    """:func:`synth_fpga` one leaf module at a time (``mapper``); the counts are those of
+    the leaves' cells added up.
 
     Only for designs whose glue modules hold no logic (instances and wires only, as
     :mod:`hwnn.logic.verilog` writes them with ``partition=True``): otherwise the sum would
-    miss cells, so such a design is refused. Same trade-off as :func:`synth_asic_partitioned`.
+    miss cells, so such a design is refused. Same trade-off as :func:`_asic_by_leaves`.
     """
-    work = Path(workdir).resolve()
     part = partition_modules(verilog_files)
     logic = [n for n, text in part.glue.items()
              if re.search(r"\b(always|reg)\b|[-+*&|^~<>?]", _port_free_body(text))]
     if logic:
         raise EdaError(f"glue module(s) {logic} hold logic; partitioned FPGA counts would "
                        "miss it: synthesise the design whole (synth_fpga)")
-
-    def one(src: Path, name: str, folder: Path) -> FpgaSynthResult:
-        return synth_fpga([src], name, folder, timeout_s, use_dsp=use_dsp)
-
-    mapped = _map_leaves(part, work, jobs, progress, one, FpgaSynthResult,
-                         f"synth_xilinx, use_dsp {use_dsp}")
+    mapped = _map_leaves(part, work, jobs, progress, mapper, FpgaSynthResult, options)
     cells: dict[str, int] = {}
     for r in mapped.values():
         for name, count in r.cells_by_type.items():
@@ -480,16 +484,7 @@ def synth_fpga_partitioned(
     log = work / "synth_fpga.log"
     log.write_text("".join(f"{name}: {r.luts} LUT, {r.flip_flops} FF, {r.carry} carry, "
                            f"{r.dsp} DSP; log {r.log_path}\n" for name, r in mapped.items()))
-    return FpgaSynthResult(
-        luts=sum(r.luts for r in mapped.values()),
-        lut_by_size={n: sum(r.lut_by_size[n] for r in mapped.values()) for n in range(1, 7)},
-        flip_flops=sum(r.flip_flops for r in mapped.values()),
-        carry=sum(r.carry for r in mapped.values()),
-        cells_by_type=cells,
-        log_path=log,
-        dsp=sum(r.dsp for r in mapped.values()),
-        partitions=len(mapped),
-    )
+    return _fpga_result(cells, log, None, len(mapped))
 
 
 def _port_free_body(module_text: str) -> str:

@@ -387,7 +387,8 @@ def network_verilog(net: IRNetwork, top: str | None = None, style: Style = "embe
 
     ``partition=True`` writes every neuron as its own module (:func:`neuron_module`, register
     chain included), so that a synthesis flow can map the neurons one by one
-    (:func:`hwnn.eda.yosys.synth_asic_partitioned`); the function is the same, cycle for cycle.
+    (:func:`hwnn.eda.yosys.synth_asic` ``partition=True``); the function is the same, cycle for
+    cycle.
     """
     net.validate()
     if style not in STYLES:

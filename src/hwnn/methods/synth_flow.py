@@ -15,7 +15,7 @@ Yosys/OpenSTA/Icarus scripts and logs next to the numbers.
   CARRY4 and DSP48 cells. ``use_dsp=False`` (default) maps multipliers to LUTs, which is the
   comparison seed 000 and LogicNets make.
 * ``partition=True`` (label suffix ``_part``): the Verilog has one module per neuron and both
-  targets map the neurons one by one (:func:`hwnn.eda.yosys.synth_asic_partitioned`), for
+  targets map the neurons one by one (:func:`hwnn.eda.yosys.synth_asic` ``partition``), for
   networks too large for one Yosys process; STA, power and the gate-level check still run on
   the whole flattened netlist.
 
@@ -45,12 +45,7 @@ from hwnn.eda import (
     timing,
 )
 from hwnn.eda.gatesim import simulate_activity
-from hwnn.eda.yosys import (
-    ASIC_FLOW_VERSION,
-    PartitionProgress,
-    synth_asic_partitioned,
-    synth_fpga_partitioned,
-)
+from hwnn.eda.yosys import ASIC_FLOW_VERSION, PartitionProgress
 from hwnn.errors import HwnnError
 from hwnn.ir import IRNetwork
 from hwnn.ir.lut import LutNetwork
@@ -138,13 +133,8 @@ def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: in
           progress: PartitionProgress | None) -> dict[str, Any]:
     top = top_name(net)
     t0 = time.perf_counter()
-    if partition:
-        syn = synth_asic_partitioned([src], top, work, clock_period_ps=clock_ns * 1000,
-                                     retime=retime, timeout_s=timeout_s, jobs=jobs,
-                                     progress=progress)
-    else:
-        syn = synth_asic([src], top, work, clock_period_ps=clock_ns * 1000, retime=retime,
-                         timeout_s=timeout_s)
+    syn = synth_asic([src], top, work, clock_period_ps=clock_ns * 1000, retime=retime,
+                     timeout_s=timeout_s, partition=partition, jobs=jobs, progress=progress)
     t_syn = time.perf_counter() - t0
     tim = timing(syn.netlist_path, top, work, period_ns=clock_ns, timeout_s=timeout_s)
     pv = power_vectorless(syn.netlist_path, top, work, period_ns=clock_ns,
@@ -242,11 +232,8 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
             entry.update(_asic(net, src, work, style, extra_stages, retime, clock_ns,
                                input_activity, vectors, timeout_s, partition, jobs, progress))
         else:
-            if partition:
-                fpga = synth_fpga_partitioned([src], top_name(net), work, timeout_s,
-                                              use_dsp=use_dsp, jobs=jobs, progress=progress)
-            else:
-                fpga = synth_fpga([src], top_name(net), work, timeout_s, use_dsp=use_dsp)
+            fpga = synth_fpga([src], top_name(net), work, timeout_s, use_dsp=use_dsp,
+                              partition=partition, jobs=jobs, progress=progress)
             entry.update({"luts": fpga.luts, "lut_by_size": fpga.lut_by_size,
                           "flip_flops": fpga.flip_flops, "carry4": fpga.carry, "dsp": fpga.dsp,
                           "use_dsp": use_dsp, "partitions": fpga.partitions,
