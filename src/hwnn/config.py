@@ -35,6 +35,21 @@ class DataConfig(_Strict):
         return self
 
 
+class AddNetSpec(_Strict):
+    """AddNet weights (seed 002 §6.5): one RCCM coefficient set per layer."""
+
+    adders: Literal[2, 3, 4] = Field(2, description="RCCM of the hidden layers: 2-, 3- or "
+                                     "4-Add (Fig. 6.4)")
+    first_last_adders: Literal[2, 3, 4] = Field(
+        4, description="RCCM of the first and last weight layer (the thesis uses 4-Add where "
+        "more coefficients are needed)")
+    select: Literal["kl", "table62"] = Field(
+        "kl", description="coefficient set: distribution matching on the pre-trained weights "
+        "(eq. 6.2) or the optimised sets of Table 6.2")
+    phi_max: int = Field(3, ge=1, le=3, description="largest hard-wired shift in the "
+                         "enumerated RCCMs (the thesis: 3)")
+
+
 class ModelConfig(_Strict):
     """``kind: mlp`` - the quantized MLP of seed 000 (weights, ReLU, requantizer).
     ``kind: lutnet`` - LogicNets-style LUT neurons (:mod:`hwnn.nn.lutnet`): each neuron reads
@@ -59,10 +74,15 @@ class ModelConfig(_Strict):
     input_bits: int | None = Field(
         None, ge=1, le=8, description="lutnet: re-quantize the inputs to this many bits with a "
         "learned scale (e.g. 1-2 for MNIST pixels, so that tables stay small)")
-    weights: Literal["uniform", "ternary", "binary", "syq_binary", "syq_ternary"] = Field(
+    weights: Literal["uniform", "ternary", "binary", "syq_binary", "syq_ternary",
+                     "addnet"] = Field(
         "uniform", description="mlp weight quantizer: uniform weight_bits-bit, ternary "
-        "{-1, 0, +1} with threshold eta (seed 002 eq. 3.1), binary {-1, +1}, or SYQ "
-        "binary/ternary with learned symmetric scales (seed 002 ch. 5)")
+        "{-1, 0, +1} with threshold eta (seed 002 eq. 3.1), binary {-1, +1}, SYQ "
+        "binary/ternary with learned symmetric scales (seed 002 ch. 5), or AddNet RCCM "
+        "coefficient sets (seed 002 ch. 6; settings in addnet)")
+    addnet: AddNetSpec | None = Field(
+        None, description="weights: addnet settings (default: 4-Add first/last, 2-Add hidden, "
+        "distribution matching)")
     act_frac_bits: int | None = Field(
         None, ge=0, le=16, description="hidden activations as unsigned fixed point with this "
         "many fractional bits, G(x) = floor(2^f x + 1/2) / 2^f on [0, 2^(k-f) - 2^-f] "
@@ -83,6 +103,8 @@ class ModelConfig(_Strict):
         if isinstance(self.eta, list) and len(self.eta) != n_layers:
             raise ValueError(f"eta lists need one value per weight layer ({n_layers}), got "
                              f"{len(self.eta)}")
+        if self.addnet is not None and self.weights != "addnet":
+            raise ValueError("addnet settings apply to weights: addnet only")
         if self.kind == "cnn":
             if self.image is None or len(self.image) != 3 or not self.channels:
                 raise ValueError("kind: cnn needs image: [C, H, W] and channels: [c1, ...]")
@@ -104,7 +126,7 @@ class ModelConfig(_Strict):
                 raise ValueError(f"kind: lutnet needs fan_in with one entry per layer "
                                  f"({len(self.hidden) + 1}: hidden + output), got {self.fan_in}")
             if self.weights != "uniform":
-                raise ValueError("weights: ternary/binary/syq apply to kind: mlp or cnn")
+                raise ValueError("weights: ternary/binary/syq/addnet apply to kind: mlp or cnn")
             if self.out_bits > 8:
                 raise ValueError(f"kind: lutnet output codes are table entries; use out_bits "
                                  f"<= 8 (LogicNets: 2-3), got {self.out_bits}")
@@ -216,10 +238,11 @@ class RunConfig(_Strict):
             raise ValueError("train.l2_quant penalises ternary weights: set model.weights: "
                              "ternary")
         if self.model.weights != "uniform" and self.train.hw_aware is not None:
-            raise ValueError("train.hw_aware restricts 8-bit weights; not with ternary/binary")
+            raise ValueError("train.hw_aware restricts 8-bit weights; not with ternary/binary/"
+                             "SYQ/AddNet weights")
         if self.model.weights != "uniform" and self.train.qat is None:
-            raise ValueError("ternary/binary weights need a train.qat stage (the quantized "
-                             "training phase)")
+            raise ValueError(f"weights: {self.model.weights} need a train.qat stage (the "
+                             "quantized training phase)")
         return self
 
     @model_validator(mode="after")

@@ -22,6 +22,17 @@ from hwnn.quant.ste import replace_ste
 from hwnn.quant.uniform import UniformQuantizer
 
 
+def nearest_value(book: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
+    """Nearest entry of the ascending ``book`` to each element of ``ratio`` (ties to the
+    smaller value), in ``ratio``'s dtype."""
+    book = book.to(ratio.dtype)
+    if len(book) == 1:
+        return torch.full_like(ratio, float(book[0]))
+    idx = torch.searchsorted(book, ratio.contiguous()).clamp(1, len(book) - 1)
+    lower, upper = book[idx - 1], book[idx]
+    return torch.where((upper - ratio) < (ratio - lower), upper, lower)
+
+
 class CodebookQuantizer(UniformQuantizer):
     def __init__(
         self, values: Iterable[int], bits: int = 8, per_channel: bool = True
@@ -50,14 +61,7 @@ class CodebookQuantizer(UniformQuantizer):
 
     def nearest(self, ratio: torch.Tensor) -> torch.Tensor:
         """Nearest codebook value of each element (ties to the smaller value)."""
-        book = self.codebook.to(ratio.dtype)
-        idx = torch.searchsorted(book, ratio.contiguous()).clamp(1, len(book) - 1)
-        lower, upper = book[idx - 1], book[idx]
-        pick_upper = (upper - ratio) < (ratio - lower)
-        out = torch.where(pick_upper, upper, lower)
-        if len(book) == 1:
-            out = torch.full_like(ratio, float(book[0]))
-        return out
+        return nearest_value(self.codebook, ratio)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:

@@ -7,7 +7,8 @@ from typing import Any
 
 import torch
 
-from hwnn.config import ModelConfig, RunConfig, parse_config
+from hwnn.arith.rccm import ShiftSpace
+from hwnn.config import AddNetSpec, ModelConfig, RunConfig, parse_config
 from hwnn.data.base import Dataset, InputQuant
 from hwnn.errors import HwnnError
 from hwnn.nn.layers import QuantAct
@@ -20,6 +21,7 @@ from hwnn.nn.model import (
     load_weights,
     set_quant_enabled,
 )
+from hwnn.quant.addnet import AddNetQuantizer
 from hwnn.quant.syq import SYQQuantizer
 from hwnn.quant.ternary import BinaryQuantizer, TernaryQuantizer, fan_in_scale
 from hwnn.quant.uniform import int_act_quant
@@ -71,13 +73,23 @@ def build_from_shape(
         etas = cfg.eta if isinstance(cfg.eta, list) else [cfg.eta] * len(layers)
         for layer, eta in zip(layers, etas, strict=True):
             scale = fan_in_scale(layer.weight[0].numel())
-            if cfg.weights.startswith("syq_"):
+            if cfg.weights == "addnet":
+                layer.weight_quant = _addnet_quantizer(cfg.addnet or AddNetSpec(),
+                                                       layers.index(layer), len(layers))
+            elif cfg.weights.startswith("syq_"):
                 layer.weight_quant = SYQQuantizer(cfg.weights.removeprefix("syq_"),  # type: ignore[arg-type]
                                                   cfg.syq_granularity, tuple(layer.weight.shape))
             else:
                 layer.weight_quant = (TernaryQuantizer(eta, scale) if cfg.weights == "ternary"
                                       else BinaryQuantizer(scale))
     return model
+
+
+def _addnet_quantizer(spec: AddNetSpec, index: int, n_layers: int) -> AddNetQuantizer:
+    """4-Add (``first_last_adders``) at the ends, ``adders`` in between (seed 002 §6.6.3)."""
+    edge = index in (0, n_layers - 1)
+    return AddNetQuantizer(spec.first_last_adders if edge else spec.adders, spec.select,
+                           ShiftSpace(phi_max=spec.phi_max))
 
 
 def dataset_summary(dataset: Dataset) -> dict[str, Any]:
