@@ -10,10 +10,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hwnn.arith.rccm import TABLE_6_2, ShiftSpace, enumerate_rccm, table_6_3
+from hwnn.arith.rccm import TABLE_6_2, Rccm, ShiftSpace, enumerate_rccm, table_6_3
 from hwnn.arith.rccm_match import match_rccm, set_divergences, weight_histogram
 from hwnn.config import ConfigError, parse_config
-from hwnn.quant.addnet import AddNetQuantizer, rccm_from_dict, rccm_to_dict
+from hwnn.quant.addnet import AddNetQuantizer
 
 SMALL = ShiftSpace(phi_max=2)
 _SETS3 = enumerate_rccm(3, SMALL).coefficient_sets()
@@ -103,15 +103,17 @@ def test_table62_selection_uses_the_thesis_sets() -> None:
 
 
 def test_gradients_are_ste_for_w_and_code_sum_for_lambda() -> None:
+    torch.manual_seed(0)
     w = torch.randn(6, 10, requires_grad=True)
     q = _quantizer(w.detach(), 2)
     upstream = torch.randn(6, 10)
     (q(w) * upstream).sum().backward()
     assert torch.allclose(w.grad, upstream)  # eq. 6.4
-    s = q.scale().detach()
     codes = q.quantize(w.detach())[0].float()
-    # q = lambda * c with lambda = 2^log2_lam (12-bit snap is straight-through)
-    expected = (codes * upstream).sum() * s * math.log(2)
+    # q = snap(lambda) * c with lambda = 2^log2_lam; the 12-bit snap is straight-through,
+    # so d q / d log2_lam = c * lambda * ln 2 with the unsnapped lambda
+    lam = torch.exp2(q.log2_lam.detach())
+    expected = (codes * upstream).sum() * lam * math.log(2)
     assert float(q.log2_lam.grad) == pytest.approx(float(expected), rel=1e-4)
 
 
@@ -122,7 +124,7 @@ def test_chosen_set_survives_state_dict_round_trip() -> None:
     fresh.load_state_dict(q.state_dict())
     assert torch.equal(fresh.book, q.book) and fresh.bits == q.bits
     assert torch.equal(fresh(w), q(w))
-    assert rccm_from_dict(rccm_to_dict(q.rccm)) == q.rccm
+    assert Rccm.from_dict(q.rccm.to_dict()) == q.rccm
     info = fresh.describe()
     assert info["size"] == len(q.book) and info["rccm"]["nodes"][-1]["topology"] == "B"
 
@@ -156,3 +158,20 @@ def test_addnet_config_builds_4_add_at_the_ends() -> None:
         parse_config(_config(addnet={"adders": 2}))
     with pytest.raises(ConfigError, match="qat"):
         parse_config({**_config(weights="addnet"), "train": {"float": {"epochs": 1}}})
+
+
+def test_cached_matching_gives_the_same_answer(monkeypatch, tmp_path) -> None:
+    from hwnn.arith import rccm_match
+
+    monkeypatch.setenv("HWNN_CACHE_DIR", str(tmp_path))
+    w = np.random.default_rng(3).normal(size=500)
+    first = rccm_match.match_rccm_cached(w, 3, SMALL)
+    assert len(list((tmp_path / "rccm_match").glob("*.json"))) == 1
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the cache was not used")
+
+    monkeypatch.setattr(rccm_match, "match_rccm", fail)
+    again = rccm_match.match_rccm_cached(w * 2.0, 3, SMALL)  # same P, twice the range
+    assert again.rccm == first.rccm and again.divergence == first.divergence
+    assert again.scale == pytest.approx(2 * first.scale)

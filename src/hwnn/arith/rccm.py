@@ -50,7 +50,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -181,6 +181,20 @@ class Rccm:
     def coefficient_set(self) -> np.ndarray:
         """The distinct coefficients, ascending (assumption 5)."""
         return np.unique(self.coefficients())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able description (inverse: :meth:`from_dict`)."""
+        return {"name": self.name, "nodes": [
+            {"topology": n.topology, "ops": [[o.sign_a, o.p, o.sign_b] for o in n.ops],
+             "a_shifts": list(n.a_shifts), "b_shift": n.b_shift, "a_src": n.a_src,
+             "b_src": n.b_src} for n in self.nodes]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rccm:
+        nodes = tuple(Node(n["topology"], tuple(Op(*o) for o in n["ops"]),  # type: ignore[arg-type]
+                           tuple(n["a_shifts"]), n["b_shift"], n["a_src"], n["b_src"])
+                      for n in data["nodes"])
+        return cls(nodes, name=data["name"])
 
 
 def table_6_3(n_add: int, b_ops: tuple[Op, Op, Op, Op] = B_OPS) -> Rccm:

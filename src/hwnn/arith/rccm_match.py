@@ -13,12 +13,16 @@
 
 The sets are streamed block by block from the enumeration of :mod:`hwnn.arith.rccm`, so
 even 4-Add (about 11.8 M candidate sets in the default space) runs in bounded memory.
+:func:`match_rccm_cached` keeps results in the cache folder keyed by the histogram ``P``, so
+jobs that start from the same pre-trained weights (a sweep) match each layer once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -32,6 +36,7 @@ from hwnn.arith.rccm import (
     node_output_blocks,
     set_hashes,
 )
+from hwnn.atomic import atomic_write_bytes
 
 BINS = 31
 EPS = 1e-6
@@ -136,3 +141,36 @@ def match_rccm(weights: np.ndarray, n_add: int, space: ShiftSpace | None = None,
     return MatchedSet(rccm=rccm, coefficients=coefficients, divergence=float(best_kl[winner]),
                       scale=m / float(np.abs(coefficients).max()),
                       candidates=[(float(best_kl[i]), int(best_size[i])) for i in shortlist])
+
+
+MATCH_CACHE_VERSION = 1
+
+
+def match_rccm_cached(weights: np.ndarray, n_add: int, space: ShiftSpace | None = None,
+                      top: int = TOP, bins: int = BINS) -> MatchedSet:
+    """:func:`match_rccm` with the answer cached on disk (``$HWNN_CACHE_DIR/rccm_match``).
+
+    The choice depends on the weights only through ``P`` (and ``M`` for the scale), so the
+    key is the bytes of ``P`` with the enumeration settings."""
+    from hwnn.data.paths import cache_dir
+
+    space = space or ShiftSpace()
+    p, m = weight_histogram(weights, bins)
+    key = hashlib.sha256(json.dumps({"v": MATCH_CACHE_VERSION, "n_add": n_add,
+                                     "space": asdict(space), "top": top, "bins": bins,
+                                     "p": p.tolist()}).encode()).hexdigest()[:24]
+    path = cache_dir() / "rccm_match" / f"{key}.json"
+    if path.is_file():
+        data = json.loads(path.read_text())
+        rccm = Rccm.from_dict(data["rccm"])
+        coefficients = rccm.coefficient_set()
+        return MatchedSet(rccm=rccm, coefficients=coefficients,
+                          divergence=data["divergence"],
+                          scale=m / float(np.abs(coefficients).max()),
+                          candidates=[tuple(c) for c in data["candidates"]])  # type: ignore[misc]
+    match = match_rccm(weights, n_add, space, top, bins)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, json.dumps({"rccm": match.rccm.to_dict(),
+                                         "divergence": match.divergence,
+                                         "candidates": match.candidates}).encode())
+    return match

@@ -208,11 +208,20 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
         src, lo, hi = f"{pre}_sat[{acc_w - 1}:0]", acc_lo_cap, acc_hi_cap
     emit(f"  wire signed [{acc_w - 1}:0] {pre}_acc = {src};")
     acc = Term(f"{pre}_acc", acc_w, max(lo, acc_lo_cap), min(hi, acc_hi_cap))
-    # Requantizer with embedded scale: (acc * M + 2^(S-1)) >>> S.
+    requantizer(emit, layer, j, acc, out_word, style, gp, w_index)
+
+
+def requantizer(emit: _Emitter, layer: DenseLayer, j: int, acc: Term, out_word: str,
+                style: Style = "embedded", gp: GenericParams | None = None,
+                w_index: list[int] | None = None) -> None:
+    """Neuron ``j``'s requantizer with embedded scale, ``(acc * M + 2^(S-1)) >>> S``, and the
+    clip to the output range (ReLU: lower bound 0), assigned to ``out_word`` (seed 000
+    §III-B). The generic style reads ``M`` from the weight chain at ``w_index``."""
+    pre = f"n{j}"
     mult, shift = int(layer.multiplier[j]), int(layer.shift[j])
     rnd = (1 << (shift - 1)) if shift > 0 else 0
     if style == "generic":
-        assert gp is not None
+        assert gp is not None and w_index is not None
         off = w_index[0]
         w_index[0] += gp.mult_bits
         m_expr = f"$signed({{1'b0, w[{off + gp.mult_bits - 1}:{off}]}})"

@@ -26,34 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwnn.arith.rccm import (
-    TABLE_6_2,
-    Node,
-    Op,
-    Rccm,
-    ShiftSpace,
-    table_6_3,
-)
+from hwnn.arith.rccm import TABLE_6_2, Rccm, ShiftSpace, table_6_3
 from hwnn.quant.codebook import nearest_value
 from hwnn.quant.uniform import UniformQuantizer
 from hwnn.rules import int_range
 
 Selection = Literal["kl", "table62"]
-
-
-def rccm_to_dict(rccm: Rccm) -> dict[str, Any]:
-    """JSON-able description of an RCCM (inverse: :func:`rccm_from_dict`)."""
-    return {"name": rccm.name, "nodes": [
-        {"topology": n.topology, "ops": [[o.sign_a, o.p, o.sign_b] for o in n.ops],
-         "a_shifts": list(n.a_shifts), "b_shift": n.b_shift, "a_src": n.a_src,
-         "b_src": n.b_src} for n in rccm.nodes]}
-
-
-def rccm_from_dict(data: dict[str, Any]) -> Rccm:
-    nodes = tuple(Node(n["topology"], tuple(Op(*o) for o in n["ops"]),  # type: ignore[arg-type]
-                       tuple(n["a_shifts"]), n["b_shift"], n["a_src"], n["b_src"])
-                  for n in data["nodes"])
-    return Rccm(nodes, name=data["name"])
 
 
 def _bits_for(values: np.ndarray) -> int:
@@ -94,9 +72,9 @@ class AddNetQuantizer(UniformQuantizer):
         if self.select == "table62":
             self._install(table_6_3(self.n_add), None)
         else:
-            from hwnn.arith.rccm_match import match_rccm
+            from hwnn.arith.rccm_match import match_rccm_cached
 
-            match = match_rccm(weights, self.n_add, self.space)
+            match = match_rccm_cached(weights, self.n_add, self.space)
             self._install(match.rccm, match.divergence)
         peak = float(np.abs(weights).max())
         top = float(self.book.abs().max())
@@ -127,12 +105,12 @@ class AddNetQuantizer(UniformQuantizer):
 
     # ------------------------------------------------------------------ persistence
     def get_extra_state(self) -> dict[str, Any]:
-        return {"rccm": None if self.rccm is None else rccm_to_dict(self.rccm),
+        return {"rccm": None if self.rccm is None else self.rccm.to_dict(),
                 "divergence": self.divergence}
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         if state.get("rccm") is not None:
-            self._install(rccm_from_dict(state["rccm"]), state.get("divergence"))
+            self._install(Rccm.from_dict(state["rccm"]), state.get("divergence"))
 
     def describe(self) -> dict[str, Any]:
         """The chosen set for reports: adders, coefficients, divergence, circuit."""
@@ -141,11 +119,11 @@ class AddNetQuantizer(UniformQuantizer):
         return {"n_add": self.n_add, "select": self.select, "coefficients":
                 [int(v) for v in self.book.tolist()], "size": len(self.book),
                 "divergence": self.divergence, "scale": float(self.scale().detach()),
-                "rccm": rccm_to_dict(self.rccm)}
+                "rccm": self.rccm.to_dict()}
 
     def extra_repr(self) -> str:
         chosen = f"{len(self.book)} coefficients" if self.rccm is not None else "not chosen"
         return f"AddNet {self.n_add}-Add ({self.select}), {chosen}"
 
 
-__all__ = ["TABLE_6_2", "AddNetQuantizer", "rccm_from_dict", "rccm_to_dict"]
+__all__ = ["TABLE_6_2", "AddNetQuantizer"]
