@@ -182,10 +182,10 @@ def test_a_wrong_coefficient_is_caught(tmp_path) -> None:
 
 
 def test_rccm_port_widths() -> None:
-    from hwnn.logic.rccm_verilog import rccm_ports, signed_bits
+    from hwnn.logic.rccm_verilog import input_range, rccm_ports
 
-    assert [signed_bits(lo, hi) for lo, hi in [(0, 0), (-1, 0), (0, 1), (-128, 127),
-                                               (-129, 0), (0, 255)]] == [1, 1, 2, 8, 9, 9]
+    assert input_range(8, signed=False) == (0, 255)
+    assert input_range(8, signed=True) == (-128, 127)
     ports = rccm_ports(table_6_3(2), 8, signed=False)
     # |c| <= 92 (Table 6.2) and x <= 255: y in [-92 * 255, 92 * 255] needs 16 bits
     assert ports.y_bits == 16 and ports.select_bits == 4

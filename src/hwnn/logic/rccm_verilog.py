@@ -24,14 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from hwnn.arith.rccm import Rccm
-
-
-def signed_bits(lo: int, hi: int) -> int:
-    """Fewest two's-complement bits holding every integer in ``[lo, hi]``."""
-    bits = 1
-    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
-        bits += 1
-    return bits
+from hwnn.ir.ranges import signed_bits
 
 
 def input_range(width: int, signed: bool) -> tuple[int, int]:

@@ -20,6 +20,7 @@ bits like every weight scale here so the integer mode stays exact.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 import numpy as np
@@ -27,19 +28,11 @@ import torch
 from torch import nn
 
 from hwnn.arith.rccm import TABLE_6_2, Rccm, ShiftSpace, table_6_3
+from hwnn.ir.ranges import signed_bits
 from hwnn.quant.codebook import nearest_value
 from hwnn.quant.uniform import UniformQuantizer
-from hwnn.rules import int_range
 
 Selection = Literal["kl", "table62"]
-
-
-def _bits_for(values: np.ndarray) -> int:
-    peak = int(np.abs(values).max())
-    bits = 2
-    while not (int_range(bits, True)[0] <= -peak and peak <= int_range(bits, True)[1]):
-        bits += 1
-    return bits
 
 
 class AddNetQuantizer(UniformQuantizer):
@@ -62,7 +55,7 @@ class AddNetQuantizer(UniformQuantizer):
         values = rccm.coefficient_set()
         self.rccm, self.divergence = rccm, divergence
         self.book = torch.tensor(values, dtype=torch.float64)
-        self.bits = _bits_for(values)
+        self.bits = signed_bits(int(values.min()), int(values.max()))
         self.qmin, self.qmax = int(values.min()), int(values.max())
 
     @torch.no_grad()
@@ -72,10 +65,18 @@ class AddNetQuantizer(UniformQuantizer):
         if self.select == "table62":
             self._install(table_6_3(self.n_add), None)
         else:
+            from rich.console import Console
+
             from hwnn.arith.rccm_match import match_rccm_cached
 
+            console = Console(stderr=True)
+            t0 = time.perf_counter()
+            console.print(f"AddNet: matching a {self.n_add}-Add coefficient set to "
+                          f"{weights.size:,} weights (4-Add: minutes, cached afterwards)")
             match = match_rccm_cached(weights, self.n_add, self.space)
             self._install(match.rccm, match.divergence)
+            console.print(f"AddNet: {len(self.book)} coefficients, KL {match.divergence:.3f} "
+                          f"({time.perf_counter() - t0:.0f} s)")
         peak = float(np.abs(weights).max())
         top = float(self.book.abs().max())
         self.log2_lam.fill_(float(np.log2(peak / top)) if peak > 0 and top > 0 else 0.0)
