@@ -30,6 +30,7 @@ from hwnn.ir.model import DenseLayer
 from hwnn.ir.ranges import product_range, signed_bits
 from hwnn.logic.literals import hex_lines, pack_words, signed_literal
 from hwnn.logic.rccm_verilog import rccm_ports, rccm_verilog
+from hwnn.logic.testbench import count_mismatch
 from hwnn.logic.verilog import Term, _Emitter, requantizer
 from hwnn.rules import int_range
 
@@ -186,12 +187,7 @@ module tb;
   {name} dut (.clk(clk), .rst(rst), .in_valid(in_valid), .x(x), .out_valid(out_valid), .y(y));
   always #5 clk = ~clk;
   always @(posedge clk) if (!rst && out_valid) begin
-    if (y !== ys[got]) begin
-      if (errors < 10) $display("MISMATCH layer=0 vector=%0d got=%h expected=%h", got, y,
-                                ys[got]);
-      errors = errors + 1;
-    end
-    got = got + 1;
+{count_mismatch("y", "ys[got]", "got", layer="0")}    got = got + 1;
   end
   initial begin
     $readmemh("x.hex", xs);

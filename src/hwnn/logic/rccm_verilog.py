@@ -25,6 +25,7 @@ import numpy as np
 
 from hwnn.arith.rccm import Rccm
 from hwnn.ir.ranges import signed_bits
+from hwnn.logic.testbench import count_mismatch
 
 
 def input_range(width: int, signed: bool) -> tuple[int, int]:
@@ -175,12 +176,7 @@ module tb;
         s = si;
         x = xi + ({lo});
         #1;
-        if (y !== mem[v]) begin
-          if (errors < 10) $display("MISMATCH layer=y vector=%0d got=%h expected=%h", v, y,
-                                    mem[v]);
-          errors = errors + 1;
-        end
-        v = v + 1;
+{count_mismatch("y", "mem[v]", "v", indent="        ")}        v = v + 1;
       end
     end
     $display("RESULT vectors=%0d mismatches=%0d layer_mismatches=", v, errors);

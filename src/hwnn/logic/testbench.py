@@ -29,6 +29,18 @@ from hwnn.logic.verilog import (
 MAX_REPORTED = 10
 
 
+def count_mismatch(got: str, expected: str, vector: str, layer: str = "y",
+                   indent: str = "    ") -> str:
+    """Verilog statements for a small bench: when ``got !== expected`` add one to
+    ``errors`` and print the first :data:`MAX_REPORTED` in the ``MISMATCH`` format that
+    :mod:`hwnn.eda.rtlsim` parses."""
+    return (f"{indent}if ({got} !== {expected}) begin\n"
+            f"{indent}  if (errors < {MAX_REPORTED}) $display(\"MISMATCH layer={layer} "
+            f"vector=%0d got=%h expected=%h\", {vector}, {got}, {expected});\n"
+            f"{indent}  errors = errors + 1;\n"
+            f"{indent}end\n")
+
+
 def output_words(net: IRNetwork, trace: Trace) -> list[int]:
     """The value of the design's ``y`` port for each vector of ``trace``: the prediction, or
     the packed last-layer outputs for a raw head."""
