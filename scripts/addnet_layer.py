@@ -75,6 +75,7 @@ def build(run: Path, k: int, rccm, work: Path, vectors: int) -> dict[str, object
     return {"run": str(run.relative_to(ROOT)) if run.is_relative_to(ROOT) else str(run),
             "layer": layer.name, "shape": [layer.in_features, layer.out_features],
             "multiplier": rccm.name if rccm is not None else f"generic {layer.weight_bits}-bit",
+            "multiplier_adders": len(rccm.nodes) if rccm is not None else None,
             "weight_memory_bits": layer.in_features * layer.out_features * word_bits,
             "sim": {"vectors": sim.vectors, "mismatches": sim.mismatches},
             "luts": fpga.luts, "carry4": fpga.carry, "flip_flops": fpga.flip_flops,
@@ -92,12 +93,24 @@ def markdown(result: dict) -> str:
              "-nodsp`.", ""]
     rows = []
     for tag, r in (("AddNet", a), ("8-bit", g)):
+        acc = r["test_accuracy"]
         rows.append([tag, r["layer"], f"{r['shape'][0]} -> {r['shape'][1]}", r["multiplier"],
-                     f"{r['weight_memory_bits']:,}", r["luts"], r["carry4"], r["flip_flops"],
-                     f"{r['area_um2']:,.0f}", r["fmax_mhz"],
+                     f"{100 * acc['qat']:.2f} %", f"{r['weight_memory_bits']:,}", r["luts"],
+                     r["carry4"], r["flip_flops"], f"{r['area_um2']:,.0f}", r["fmax_mhz"],
                      f"{r['sim']['mismatches']} / {r['sim']['vectors']}"])
-    lines += table(["", "layer", "shape", "multiplier", "ROM bits", "LUT6", "CARRY4", "FF",
-                    "area um²", "fmax MHz", "sim mismatches / vectors"], rows)
+    lines += table(["", "layer", "shape", "multiplier", "network test acc.", "ROM bits",
+                    "LUT6", "CARRY4", "FF", "area um²", "fmax MHz",
+                    "sim mismatches / vectors"], rows)
+    single = OUT / "rccm_luts.json"
+    if single.is_file():
+        by = {(r["design"], r["w_in"]): r for r in json.loads(single.read_text())["rows"]}
+        n_add = a["multiplier_adders"]
+        rc, gen = by.get((f"{n_add}-Add", 8)), by.get(("generic", 8))
+        if rc and gen:
+            lines += ["", f"For scale: one multiplier alone at w_in = 8 (rccm_luts.md) is "
+                      f"{rc['luts']} LUTs ({n_add}-Add, Table 6.3 circuit) vs {gen['luts']} "
+                      "(generic); every PE also holds an accumulator and a requantizer with "
+                      "an embedded scale, in both layers."]
     lines += ["", f"AddNet / 8-bit: LUTs {a['luts'] / g['luts']:.2f}x, area "
               f"{a['area_um2'] / g['area_um2']:.2f}x, weight memory "
               f"{a['weight_memory_bits'] / g['weight_memory_bits']:.2f}x.", "",
@@ -115,7 +128,14 @@ def main() -> None:
     parser.add_argument("--layer", type=int, default=1, help="weight layer index (0 = first)")
     parser.add_argument("--vectors", type=int, default=200, help="MNIST test vectors to check")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/hwnn_addnet_layer"))
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite layer.md from layer.json, run nothing")
     args = parser.parse_args()
+    if args.report_only:
+        result = json.loads((OUT / "layer.json").read_text())
+        atomic_write_bytes(OUT / "layer.md", markdown(result).encode())
+        print(markdown(result))
+        return
     for run in (args.addnet, args.baseline):
         if not (run / "net.ir.json").is_file():
             raise SystemExit(f"{run}/net.ir.json not found: run `hwnn sweep "
