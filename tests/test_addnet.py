@@ -175,3 +175,35 @@ def test_cached_matching_gives_the_same_answer(monkeypatch, tmp_path) -> None:
     again = rccm_match.match_rccm_cached(w * 2.0, 3, SMALL)  # same P, twice the range
     assert again.rccm == first.rccm and again.divergence == first.divergence
     assert again.scale == pytest.approx(2 * first.scale)
+
+
+@pytest.mark.parametrize("n_add", [2, 3])
+def test_addnet_mlp_exports_bit_exactly(n_add: int) -> None:
+    """torch integer mode == IR reference for an AddNet MLP, weights in the chosen sets,
+    with the learned scales moved off their initial values."""
+    from hwnn.data.base import InputQuant
+    from hwnn.ir import run
+    from hwnn.ir.export import export_model
+    from hwnn.nn.layers import QuantLinear
+    from hwnn.nn.model import build_mlp, set_quant_enabled
+
+    torch.manual_seed(2)
+    model = build_mlp(20, [12], 3, InputQuant(bits=8, signed=True, scale=None))
+    linears = [m for m in model.modules() if isinstance(m, QuantLinear)]
+    for layer in linears:
+        layer.weight_quant = AddNetQuantizer(n_add, "kl", SMALL)
+    set_quant_enabled(model, True)
+    x = torch.randn(300, 20)
+    model.train()
+    model(x)
+    with torch.no_grad():
+        for layer in linears:
+            layer.weight_quant.log2_lam.add_(0.37)
+    model.eval()
+    ir = export_model(model, "addnet", "argmax", {})
+    for layer, q in zip(ir.layers, (m.weight_quant for m in linears), strict=True):
+        assert set(np.unique(layer.weight).tolist()) <= set(q.book.tolist())
+        assert layer.weight_bits == q.bits
+    codes = model.quantize_input(x)
+    assert np.array_equal(run(ir, codes.value.numpy()).outputs[-1],
+                          model.forward_int(codes).value.numpy())
