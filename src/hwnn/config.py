@@ -204,6 +204,10 @@ class TrainConfig(_Strict):
         None, description="then retrain with the cheapest-multiplier weight sets")
     l2_quant: float = Field(0.0, ge=0, description="lambda of the L2 penalty on the "
                             "quantized (ternary) weights in quantized stages, seed 002 eq. 3.3")
+    init_from: str | None = Field(
+        None, description="a run folder whose float stage this run reuses instead of "
+        "training its own (same data, network shape, seed, batch size and float settings; "
+        "the result is identical, hwnn.train.float_reuse)")
 
     @model_validator(mode="after")
     def _hw_aware_after_qat(self) -> TrainConfig:

@@ -124,6 +124,15 @@ def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = copy.deepcopy(value)
 
 
+def _resolve_init_from(cfg: dict[str, Any], out: Path) -> None:
+    """A relative ``train.init_from`` names a folder under the sweep's ``out`` (a job name
+    is a sibling job); it becomes absolute so workers in any directory find it."""
+    train = cfg.get("train")
+    source = train.get("init_from") if isinstance(train, dict) else None
+    if isinstance(source, str) and not Path(source).is_absolute():
+        train["init_from"] = str((out / source).resolve())
+
+
 def _grid_suffix(key: str, value: Any) -> str:
     text = "-".join(str(v) for v in value) if isinstance(value, list) else str(value)
     return f"{key.split('.')[-1]}{text}".replace(" ", "")
@@ -143,6 +152,7 @@ def expand(spec: SweepSpec, base_dir: Path) -> list[Job]:
             for key, value in [*d.set.items(), *js.set.items(), *zip(keys, combo, strict=True)]:
                 set_dotted(cfg, key, value)
             cfg["name"] = name
+            _resolve_init_from(cfg, Path(spec.out))
             if spec.data_dir is not None:
                 cfg.setdefault("data", {})["data_dir"] = spec.data_dir
             job = Job(name=name, config=cfg, steps=js.steps or d.steps,

@@ -40,6 +40,11 @@ from hwnn.prune import magnitude_prune, quantization_prune, sparsity_report
 from hwnn.quant.ternary import clip_real_weights, quantized_l2, uniformize_real_weights
 from hwnn.train import hw_aware
 from hwnn.train.build import Model, build_model, dataset_summary
+from hwnn.train.float_reuse import (
+    apply_float_weights,
+    load_float_snapshot,
+    save_float_snapshot,
+)
 from hwnn.train.io import atomic_torch_save, atomic_write_json, atomic_write_text
 from hwnn.train.metrics import (
     evaluate,
@@ -185,6 +190,9 @@ class Trainer:
             self.console.print(f"resuming {self.run_dir} at {where}, epoch {state['epoch']}")
         atomic_write_text(self.run_dir / "config.yaml",
                           yaml.safe_dump(self.cfg_dict, sort_keys=False))
+        fresh = not (state["stage_idx"] or state["epoch"] or state["stage_started"])
+        if fresh and self.cfg.train.init_from is not None:
+            self._import_float_stage(state)
         while True:
             stage_idx = state["stage_idx"]
             if stage_idx >= len(self.stages) and not self._plan_hw_stage(state):
@@ -193,6 +201,22 @@ class Trainer:
         if state.get("hw") is not None:
             load_weights(self.model, state["hw"]["selected_model"])
         return self._finish(state)
+
+    def _import_float_stage(self, state: dict[str, Any]) -> None:
+        """``train.init_from``: take the float stage of another run (float_reuse)."""
+        source = self.cfg.train.init_from
+        assert source is not None
+        snap = load_float_snapshot(source, self.cfg_dict)
+        apply_float_weights(self.model, snap["weights"])
+        state["results"]["float"] = {**snap["result"], "from": str(source)}
+        state["history"] += snap["history"]
+        state.update(stage_idx=1, epoch=0, stage_started=False, best=None)
+        self._save(state, None, None)
+        save_float_snapshot(self.run_dir, self.cfg_dict, self.model, snap["result"],
+                            snap["history"])
+        self.console.print(f"[bold]\\[float][/] taken from {source}: val "
+                           f"{headline(self.dataset, snap['result']['val'])}, test "
+                           f"{headline(self.dataset, snap['result']['test'])}")
 
     # ------------------------------------------------------------ hardware-aware stages
     @functools.cached_property
@@ -305,6 +329,9 @@ class Trainer:
                   "best_epoch": None if state["best"] is None else state["best"]["epoch"],
                   "early_stopped": state["stopped"], "time_s": round(state["stage_time"], 2)}
         state["results"][stage.name] = result
+        if stage.name == "float":
+            save_float_snapshot(self.run_dir, self.cfg_dict, self.model, result,
+                                state["history"])
         self.console.print(f"[bold]\\[{stage.name}][/] selected epoch {result['best_epoch']}: "
                            f"val {headline(self.dataset, result['val'])}, "
                            f"test {headline(self.dataset, result['test'])}")
