@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwnn.arith.rccm import TABLE_6_2, Rccm, ShiftSpace, table_6_3
+from hwnn.arith.rccm import Rccm, ShiftSpace, table_6_3
 from hwnn.ir.ranges import signed_bits
 from hwnn.quant.codebook import nearest_value
 from hwnn.quant.uniform import UniformQuantizer
@@ -127,4 +127,4 @@ class AddNetQuantizer(UniformQuantizer):
         return f"AddNet {self.n_add}-Add ({self.select}), {chosen}"
 
 
-__all__ = ["TABLE_6_2", "AddNetQuantizer"]
+__all__ = ["AddNetQuantizer"]
