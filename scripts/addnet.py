@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hwnn.atomic import atomic_write_bytes
 from hwnn.quant.addnet import AddNetQuantizer
-from hwnn.report.markdown import table
+from hwnn.report.markdown import table, write_result
 from hwnn.train.build import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,10 +87,7 @@ def main() -> None:
             missing.append(folder.name)
         else:
             rows.append(row)
-    OUT.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(OUT / "addnet.json", (json.dumps({"rows": rows, "missing": missing},
-                                                        indent=2) + "\n").encode())
-    atomic_write_bytes(OUT / "addnet.md", markdown(rows, missing).encode())
+    write_result(OUT, "addnet", {"rows": rows, "missing": missing}, markdown(rows, missing))
     print(markdown(rows, missing))
 
 

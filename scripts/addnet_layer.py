@@ -33,7 +33,7 @@ from hwnn.ir import reference
 from hwnn.ir.io import load_ir
 from hwnn.logic.dataflow_layer import dataflow_layer_verilog, dataflow_testbench
 from hwnn.quant.addnet import AddNetQuantizer
-from hwnn.report.markdown import table
+from hwnn.report.markdown import table, write_result
 from hwnn.train.build import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,10 +152,8 @@ def main() -> None:
               "set": {k: info[k] for k in ("size", "divergence", "coefficients")}}
     if any(r["sim"]["mismatches"] for r in (addnet, baseline)):
         print("warning: simulation mismatches; see the sim folders under", args.workdir)
-    OUT.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(OUT / "layer.json", (json.dumps(result, indent=2,
-                                                       default=_jsonable) + "\n").encode())
-    atomic_write_bytes(OUT / "layer.md", markdown(result).encode())
+    write_result(OUT, "layer", json.loads(json.dumps(result, default=_jsonable)),
+                 markdown(result))
     print(markdown(result))
 
 

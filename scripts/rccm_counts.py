@@ -14,7 +14,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from dataclasses import asdict
@@ -30,8 +29,7 @@ from hwnn.arith.rccm import (
     enumerate_rccm,
     table_6_3,
 )
-from hwnn.atomic import atomic_write_bytes
-from hwnn.report.markdown import table
+from hwnn.report.markdown import table, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "addnet"
@@ -121,9 +119,7 @@ def main() -> None:
             counts = [count(n, space, prog) for n in n_adds]
             result["spaces"][name] = {"space": asdict(space), "description": description,
                                       "counts": counts}
-    OUT.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(OUT / "rccm_counts.json", (json.dumps(result, indent=2) + "\n").encode())
-    atomic_write_bytes(OUT / "rccm_counts.md", markdown(result).encode())
+    write_result(OUT, "rccm_counts", result, markdown(result))
     print(markdown(result))
 
 

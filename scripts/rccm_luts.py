@@ -35,7 +35,7 @@ from hwnn.logic.rccm_verilog import (
     rccm_testbench,
     rccm_verilog,
 )
-from hwnn.report.markdown import table
+from hwnn.report.markdown import table, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "addnet"
@@ -211,9 +211,7 @@ def main() -> None:
               "slopes": {d: {"luts": slope(rows, d, "luts"),
                              "area_um2": slope(rows, d, "area_um2")} for d in DESIGNS},
               "rows": rows}
-    OUT.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(OUT / "rccm_luts.json", (json.dumps(result, indent=2) + "\n").encode())
-    atomic_write_bytes(OUT / "rccm_luts.md", markdown(result).encode())
+    write_result(OUT, "rccm_luts", result, markdown(result))
     plot(rows, OUT / "rccm_luts.png")
     print(markdown(result))
 
