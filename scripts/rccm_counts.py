@@ -7,7 +7,7 @@ and the printed Topology B mapping. Writes ``results/addnet/rccm_counts.{json,md
 
 Usage::
 
-    python scripts/rccm_counts.py            # all counts (4-Add: about 3.5 min, 3.7 GB peak)
+    python scripts/rccm_counts.py            # all counts (4-Add: about 5 min, 2.3 GB peak)
     python scripts/rccm_counts.py --no-4add  # 2-Add and 3-Add only (seconds)
 """
 

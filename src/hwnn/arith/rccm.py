@@ -246,30 +246,39 @@ class ShiftSpace:
             yield combo[:n_a], combo[n_a]
 
 
-_SENTINEL = np.int64(1) << 50
+_SENTINEL = np.int32(1 << 30)
 _HASH_KEYS = np.random.default_rng(0x5EED).integers(1, 2**63, size=(2, 1024),
                                                     dtype=np.int64).astype(np.uint64) | 1
 
 
 def canonical_sets(values: np.ndarray) -> np.ndarray:
-    """Rows of ``values`` as sets: sorted, duplicates replaced by a sentinel at the end."""
-    rows = np.sort(values, axis=1)
+    """Rows of ``values`` as sets: sorted, duplicates replaced by a sentinel at the end
+    (int32, to halve the memory of the 4-Add enumeration; values must stay below 2^30)."""
+    if values.size and int(np.abs(values).max()) >= _SENTINEL:
+        raise ValueError(f"coefficients must stay below 2^30, got {int(np.abs(values).max())}")
+    rows = values.astype(np.int32)
+    rows.sort(axis=1)
     dup = np.zeros(rows.shape, dtype=bool)
     dup[:, 1:] = rows[:, 1:] == rows[:, :-1]
-    return np.sort(np.where(dup, _SENTINEL, rows), axis=1)
+    rows[dup] = _SENTINEL
+    rows.sort(axis=1)
+    return rows
 
 
 def set_hashes(canon: np.ndarray) -> np.ndarray:
     """128-bit hash of each canonical row (two random linear hashes mod 2^64), as ``V16``.
 
     Equal sets hash equally; distinct sets collide with probability about ``2^-64`` per
-    pair (both 64-bit halves must agree)."""
+    pair (both 64-bit halves must agree). Accumulated column by column (no uint64 copy of
+    the whole block)."""
     if canon.shape[1] > _HASH_KEYS.shape[1]:
         raise ValueError(f"sets of more than {_HASH_KEYS.shape[1]} values are not supported")
-    u = canon.astype(np.uint64)
-    keys = _HASH_KEYS[:, : canon.shape[1]]
-    h = np.stack([(u * keys[0]).sum(axis=1), (u * keys[1]).sum(axis=1)], axis=1)
-    return np.ascontiguousarray(h).view("V16").ravel()
+    h = np.zeros((len(canon), 2), dtype=np.uint64)
+    for k in range(canon.shape[1]):
+        column = canon[:, k].astype(np.int64).astype(np.uint64)
+        h[:, 0] += column * _HASH_KEYS[0, k]
+        h[:, 1] += column * _HASH_KEYS[1, k]
+    return h.view("V16").ravel()
 
 
 @dataclass
@@ -298,6 +307,7 @@ def _input_stage() -> SetStage:
 def _node_values(ops: Sequence[Op], a_shifts: Sequence[int], b_shift: int,
                  sa: np.ndarray, sb: np.ndarray) -> np.ndarray:
     """Values of one node over all pairs of A and B sets: shape (len(sa)*len(sb), 4*ma*mb)."""
+    sa, sb = sa.astype(np.int64), sb.astype(np.int64)
     na, ma = sa.shape
     nb, mb = sb.shape
     b = (sb << b_shift)[None, :, None, :]
