@@ -62,8 +62,8 @@ def _sum_ranges(layer: DenseLayer, j: int) -> tuple[tuple[int, int], tuple[int, 
     return (lo_any, hi_any), (lo, hi)
 
 
-def _rom(emit: _Emitter, name: str, index: str, depth: int, words: list[int],
-         width: int) -> None:
+def _rom(emit: _Emitter, name: str, index: str, words: list[int], width: int) -> None:
+    """A combinational ROM ``name = words[index]`` as a case statement."""
     emit(f"  reg [{width - 1}:0] {name};")
     emit("  always @* begin")
     emit(f"    case ({index})")
@@ -125,7 +125,7 @@ def dataflow_layer_verilog(layer: DenseLayer, rccm: Rccm | None = None,
     emit(f"      if (in_valid) idx <= last ? {idx_bits}'d0 : idx + {idx_bits}'d1;")
     emit("    end")
     emit("  end")
-    _rom(emit, "word", "idx", n_in, words, n_out * field_bits)
+    _rom(emit, "word", "idx", words, n_out * field_bits)
     x_ext = "$signed(x)" if signed else "$signed({1'b0, x})"
     for j in range(n_out):
         (lo, hi), (full_lo, full_hi) = _sum_ranges(layer, j)
