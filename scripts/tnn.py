@@ -66,6 +66,8 @@ def job_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
         _, model, _ = load_run(run_dir)
         weights = layer_weight_codes(model)  # type: ignore[arg-type]
         kind = cfg.get("model", {}).get("weights", "uniform")
+        if cfg.get("train", {}).get("qat") is None:
+            kind = "float only"  # e.g. cnn_float: the float stage the SYQ CNN jobs reuse
         codec = network_codec_report(weights) if kind in ("ternary", "syq_ternary") else None
         nonzero = sum(int((w != 0).sum()) for w in weights.values())
         total = sum(w.size for w in weights.values())
