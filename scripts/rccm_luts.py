@@ -31,6 +31,7 @@ from hwnn.eda.rtlsim import simulate
 from hwnn.eda.yosys import synth_asic, synth_fpga
 from hwnn.logic.rccm_verilog import (
     generic_multiplier_verilog,
+    generic_product_bits,
     rccm_ports,
     rccm_testbench,
     rccm_verilog,
@@ -49,7 +50,7 @@ def design_source(design: str, w_in: int) -> tuple[str, str, int]:
     if design == "generic":
         top = f"mult_generic_{w_in}"
         text = generic_multiplier_verilog(w_in, 8, signed=False, name=top)
-        return text, top, int(text.split("output wire signed [")[1].split(":")[0]) + 1
+        return text, top, generic_product_bits(w_in, 8, signed=False)
     rccm = table_6_3(int(design[0]))
     top = f"{rccm.name}_{w_in}"
     return rccm_verilog(rccm, w_in, signed=False, name=top), top, \

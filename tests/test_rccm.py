@@ -182,10 +182,12 @@ def test_a_wrong_coefficient_is_caught(tmp_path) -> None:
 
 
 def test_rccm_port_widths() -> None:
-    from hwnn.logic.rccm_verilog import input_range, rccm_ports
+    from hwnn.logic.rccm_verilog import generic_product_bits, rccm_ports
+    from hwnn.rules import int_range
 
-    assert input_range(8, signed=False) == (0, 255)
-    assert input_range(8, signed=True) == (-128, 127)
+    assert int_range(8, signed=False) == (0, 255)
+    assert int_range(8, signed=True) == (-128, 127)
+    assert generic_product_bits(8, 8, signed=False) == 16  # 255 * -128 = -32,640 fits int16
     ports = rccm_ports(table_6_3(2), 8, signed=False)
     # |c| <= 92 (Table 6.2) and x <= 255: y in [-92 * 255, 92 * 255] needs 16 bits
     assert ports.y_bits == 16 and ports.select_bits == 4

@@ -158,10 +158,12 @@ class Rccm:
         return 2 * len(self.nodes)
 
     def coefficients(self) -> np.ndarray:
-        """``c[s]`` for every select word ``s``: the RCCM computes ``y = c[s] * x``.
+        """``c[s]`` for every select word ``s``: the RCCM computes ``y = c[s] * x``."""
+        return self.node_coefficients()[-1]
 
-        Every node is linear in ``x``, so node outputs are tracked as coefficients of ``x``.
-        """
+    def node_coefficients(self) -> list[np.ndarray]:
+        """Coefficient of ``x`` at the input (index 0) and at every node output, over all
+        select words: every node is linear in ``x``."""
         n_sel = 1 << self.select_bits
         sel = np.arange(n_sel, dtype=np.int64)
         outs: list[np.ndarray] = [np.ones(n_sel, dtype=np.int64)]
@@ -176,7 +178,7 @@ class Rccm:
                     val = val + op.sign_a * (a_in[hit] << node.a_shifts[op.p - 1])
                 out[hit] = val
             outs.append(out)
-        return outs[-1]
+        return outs
 
     def coefficient_set(self) -> np.ndarray:
         """The distinct coefficients, ascending (assumption 5)."""
@@ -237,6 +239,10 @@ class ShiftSpace:
     def b_configs(self) -> list[tuple[tuple[int, int], int]]:
         """(A shifts, B shift) of every Topology B node in the space."""
         return list(self._shifts(2))  # type: ignore[arg-type]
+
+    def configs(self, topology: str) -> list:
+        """:meth:`a_configs` or :meth:`b_configs`."""
+        return self.a_configs() if topology == "A" else self.b_configs()
 
     def _shifts(self, n_a: int) -> Iterator[tuple[tuple[int, ...], int]]:
         shifts = range(self.phi_max + 1)
@@ -353,7 +359,7 @@ def combine(topology: Literal["A", "B"], sa: SetStage, sb: SetStage, space: Shif
     enumerated instead of raw configurations. With ``keep_values=False`` only the hashes
     and origins are kept (the final stage of 4-Add, about 16 M candidate sets).
     """
-    configs: list = space.a_configs() if topology == "A" else space.b_configs()
+    configs = space.configs(topology)
     hashes, origins, rows = [], [], []
     total = len(configs) * len(sa) * len(sb)
     done = 0
@@ -371,10 +377,7 @@ def combine(topology: Literal["A", "B"], sa: SetStage, sb: SetStage, space: Shif
     _, first = np.unique(h_all, return_index=True)
     origin_all = np.concatenate(origins)[first]
     if keep_values:
-        width = max(r.shape[1] for r in rows)
-        padded = [np.pad(r, ((0, 0), (0, width - r.shape[1])), constant_values=_SENTINEL)
-                  for r in rows]
-        canon_all = np.concatenate(padded)[first]
+        canon_all = np.concatenate(rows)[first]  # one node: every block has the same width
         n_distinct = int((canon_all != _SENTINEL).sum(axis=1).max())
         canon_all = canon_all[:, :n_distinct]
         values = np.where(canon_all == _SENTINEL, canon_all[:, :1], canon_all)
@@ -425,6 +428,12 @@ class Enumeration:
         return [np.unique(row) for row in last.values]
 
 
+def _named(progress: Callable[[str, int, int], None] | None,
+           name: str) -> Callable[[int, int], None] | None:
+    """A stage's ``(done, total)`` callback that reports under ``name``."""
+    return None if progress is None else (lambda done, total: progress(name, done, total))
+
+
 def final_node_inputs(n_add: int, space: ShiftSpace,
                       progress: Callable[[str, int, int], None] | None = None
                       ) -> tuple[Literal["A", "B"], SetStage, SetStage, list[SetStage]]:
@@ -435,17 +444,13 @@ def final_node_inputs(n_add: int, space: ShiftSpace,
     3-Add, and (4-Add) over the Topology A sets of pairs with ``x``.
     """
     _wiring(n_add)
-
-    def report(name: str) -> Callable[[int, int], None] | None:
-        return None if progress is None else (lambda d, t: progress(name, d, t))
-
     x = _input_stage()
-    first = combine("A", x, x, space, progress=report("A(x, x)"))
+    first = combine("A", x, x, space, progress=_named(progress, "A(x, x)"))
     if n_add == 2:
         return "B", first, x, [first]
     if n_add == 3:
         return "B", first, first, [first]
-    third = combine("A", first, first, space, progress=report("A(n1, n2)"))
+    third = combine("A", first, first, space, progress=_named(progress, "A(n1, n2)"))
     return "B", third, x, [first, third]
 
 
@@ -456,6 +461,5 @@ def enumerate_rccm(n_add: int, space: ShiftSpace | None = None, keep_values: boo
     space = space or ShiftSpace()
     topology, sa, sb, stages = final_node_inputs(n_add, space, progress)
     name = {2: "B(n1, x)", 3: "B(n1, n2)", 4: "B(n3, x)"}[n_add]
-    last = combine(topology, sa, sb, space, keep_values,
-                   progress=None if progress is None else (lambda d, t: progress(name, d, t)))
+    last = combine(topology, sa, sb, space, keep_values, progress=_named(progress, name))
     return Enumeration(n_add=n_add, space=space, stages=[*stages, last])

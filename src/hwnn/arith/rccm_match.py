@@ -98,7 +98,7 @@ def match_rccm(weights: np.ndarray, n_add: int, space: ShiftSpace | None = None,
     space = space or ShiftSpace()
     p, m = weight_histogram(weights, bins)
     topology, sa, sb, stages = final_node_inputs(n_add, space, progress)
-    configs = space.a_configs() if topology == "A" else space.b_configs()
+    configs = space.configs(topology)
     keep = max(4 * top, 64)
     best_kl = np.empty(0)
     best_size = np.empty(0, dtype=np.int64)

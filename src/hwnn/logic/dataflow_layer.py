@@ -29,7 +29,7 @@ from hwnn.arith.rccm import Rccm
 from hwnn.ir.model import DenseLayer
 from hwnn.ir.ranges import product_range, signed_bits
 from hwnn.logic.literals import hex_lines, pack_words, signed_literal
-from hwnn.logic.rccm_verilog import rccm_ports, rccm_verilog
+from hwnn.logic.rccm_verilog import generic_product_bits, rccm_ports, rccm_verilog
 from hwnn.logic.testbench import count_mismatch
 from hwnn.logic.verilog import Term, _Emitter, requantizer
 from hwnn.rules import int_range
@@ -94,12 +94,8 @@ def dataflow_layer_verilog(layer: DenseLayer, rccm: Rccm | None = None,
         parts.append(rccm_verilog(rccm, x_bits, signed, name=mult))
         field_bits, fields = ws, selects
     else:
-        wb = layer.weight_bits
-        w_lo, w_hi = int_range(wb, True)
-        x_lo, x_hi = int_range(x_bits, signed)
-        corners = [a * b for a in (x_lo, x_hi) for b in (w_lo, w_hi)]
-        y_bits = signed_bits(min(corners), max(corners))
-        field_bits, fields = wb, layer.weight
+        y_bits = generic_product_bits(x_bits, layer.weight_bits, signed)
+        field_bits, fields = layer.weight_bits, layer.weight
     words = pack_words(fields.T, field_bits)  # word i: field j = PE j's entry for input i
     kind = f"AddNet {rccm.name} ({rccm.select_bits}-bit selects)" if rccm else \
         f"generic {layer.weight_bits}-bit multipliers"

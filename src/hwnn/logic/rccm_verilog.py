@@ -26,11 +26,7 @@ import numpy as np
 from hwnn.arith.rccm import Rccm
 from hwnn.ir.ranges import signed_bits
 from hwnn.logic.testbench import count_mismatch
-
-
-def input_range(width: int, signed: bool) -> tuple[int, int]:
-    """Range of a ``width``-bit input."""
-    return (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
+from hwnn.rules import int_range
 
 
 @dataclass(frozen=True)
@@ -44,16 +40,10 @@ class RccmPorts:
     node_bits: tuple[int, ...]
 
 
-def _node_coefficients(rccm: Rccm) -> list[np.ndarray]:
-    """Coefficient of ``x`` at every node output, over all select words (index 0: ``x``)."""
-    return [np.ones(1, dtype=np.int64)] + [
-        Rccm(rccm.nodes[: k + 1]).coefficients() for k in range(len(rccm.nodes))]
-
-
 def rccm_ports(rccm: Rccm, x_bits: int, signed: bool) -> RccmPorts:
-    lo_x, hi_x = input_range(x_bits, signed)
+    lo_x, hi_x = int_range(x_bits, signed)
     widths = []
-    for coeffs in _node_coefficients(rccm)[1:]:
+    for coeffs in rccm.node_coefficients()[1:]:
         products = np.concatenate([coeffs * lo_x, coeffs * hi_x])
         widths.append(signed_bits(int(products.min()), int(products.max())))
     return RccmPorts(x_bits, signed, rccm.select_bits, widths[-1], tuple(widths))
@@ -129,13 +119,19 @@ def rccm_verilog(rccm: Rccm, x_bits: int = 8, signed: bool = False,
     return "\n".join(lines)
 
 
+def generic_product_bits(x_bits: int, w_bits: int, signed: bool) -> int:
+    """Width of ``x * w`` for a ``x_bits``-bit ``x`` (signed or not) and a signed
+    ``w_bits``-bit ``w``."""
+    lo_x, hi_x = int_range(x_bits, signed)
+    lo_w, hi_w = int_range(w_bits, True)
+    corners = [a * b for a in (lo_x, hi_x) for b in (lo_w, hi_w)]
+    return signed_bits(min(corners), max(corners))
+
+
 def generic_multiplier_verilog(x_bits: int = 8, w_bits: int = 8, signed: bool = False,
                                name: str = "mult_generic") -> str:
     """``y = x * w`` with a run-time signed ``w_bits`` weight: the baseline of Fig. 6.8."""
-    lo_x, hi_x = input_range(x_bits, signed)
-    lo_w, hi_w = input_range(w_bits, True)
-    corners = [a * b for a in (lo_x, hi_x) for b in (lo_w, hi_w)]
-    y_bits = signed_bits(min(corners), max(corners))
+    y_bits = generic_product_bits(x_bits, w_bits, signed)
     operand = "$signed(x)" if signed else "$signed({1'b0, x})"
     return (f"// generic {x_bits}-bit x {w_bits}-bit signed multiplier (run-time weight)\n"
             f"module {name} (\n  input  wire [{x_bits - 1}:0] x,\n"
@@ -151,7 +147,7 @@ def rccm_testbench(rccm: Rccm, folder: Path, x_bits: int, signed: bool,
     of :mod:`hwnn.eda.rtlsim`. Returns the number of vectors."""
     module = module or rccm.name
     ports = rccm_ports(rccm, x_bits, signed)
-    lo, hi = input_range(x_bits, signed)
+    lo, hi = int_range(x_bits, signed)
     xs = np.arange(lo, hi + 1, dtype=np.int64)
     coeffs = rccm.coefficients()
     expected = (coeffs[:, None] * xs[None, :]).ravel() & ((1 << ports.y_bits) - 1)

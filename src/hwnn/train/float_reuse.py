@@ -46,10 +46,14 @@ def save_float_snapshot(run_dir: Path, cfg: dict[str, Any], model: torch.nn.Modu
         "history": [h for h in history if h.get("stage") == "float"]})
 
 
+def _is_float_weight(key: str) -> bool:
+    """A layer's ``weight`` or ``bias`` (not a quantizer parameter or a mask buffer)."""
+    return key.rsplit(".", 1)[-1] in ("weight", "bias") and "_quant." not in key
+
+
 def float_weights(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Layer weights and biases only (no quantizer or mask buffers)."""
-    return {k: v.clone() for k, v in state_dict.items()
-            if k.rsplit(".", 1)[-1] in ("weight", "bias") and "_quant." not in k}
+    """Copies of the layer weights and biases of ``state_dict``."""
+    return {k: v.clone() for k, v in state_dict.items() if _is_float_weight(k)}
 
 
 def load_float_snapshot(source: str | Path, cfg: dict[str, Any]) -> dict[str, Any]:
@@ -74,8 +78,9 @@ def load_float_snapshot(source: str | Path, cfg: dict[str, Any]) -> dict[str, An
 def apply_float_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
     """Copy the snapshot's weights into ``model`` (every key must exist with its shape)."""
     own = model.state_dict()
+    own_keys = {k for k in own if _is_float_weight(k)}
     bad = [k for k, v in weights.items() if k not in own or own[k].shape != v.shape]
-    if bad or set(float_weights(own)) != set(weights):
+    if bad or own_keys != set(weights):
         raise ConfigError(f"train.init_from: the float snapshot does not fit this network "
-                          f"(e.g. {(bad or sorted(set(float_weights(own)) ^ set(weights)))[:3]})")
+                          f"(e.g. {(bad or sorted(own_keys ^ set(weights)))[:3]})")
     model.load_state_dict(weights, strict=False)
