@@ -50,7 +50,7 @@ def select_words(layer: DenseLayer, rccm: Rccm) -> np.ndarray:
     return lookup(layer.weight)
 
 
-def _sum_ranges(layer: DenseLayer, j: int) -> tuple[tuple[int, int], tuple[int, int]]:
+def sum_ranges(layer: DenseLayer, j: int) -> tuple[tuple[int, int], tuple[int, int]]:
     """Bounds of neuron ``j``'s partial sums (bias first, then every prefix of the inputs)
     and of its full sum, from the known weights and the input range."""
     x_lo, x_hi = int_range(layer.in_bits, layer.in_signed)
@@ -124,7 +124,7 @@ def dataflow_layer_verilog(layer: DenseLayer, rccm: Rccm | None = None,
     _rom(emit, "word", "idx", words, n_out * field_bits)
     x_ext = "$signed(x)" if signed else "$signed({1'b0, x})"
     for j in range(n_out):
-        (lo, hi), (full_lo, full_hi) = _sum_ranges(layer, j)
+        (lo, hi), (full_lo, full_hi) = sum_ranges(layer, j)
         wf = max(signed_bits(lo, hi), y_bits)
         field = f"word[{(j + 1) * field_bits - 1}:{j * field_bits}]"
         emit(f"  // PE {j}")
