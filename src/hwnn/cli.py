@@ -402,6 +402,23 @@ def sweep(
         raise typer.Exit(1)
 
 
+@app.command("filter-prune")
+def filter_prune(
+    file: Annotated[Path, typer.Argument(help="filter-pruning study YAML (see "
+                                         "configs/filter_prune/)")],
+) -> None:
+    """Iterative filter pruning + fine-tuning from a trained network (seed 002 ch. 4);
+    resumes finished iterations; writes OUT/filter_prune.json."""
+    from hwnn.methods.filter_prune import RESULTS, load_study, run_study
+
+    try:
+        study, _, _ = load_study(file)
+        run_study(file, console)
+    except HwnnError as err:
+        _fail(err)
+    console.print(f"results: {Path(study.out) / RESULTS}")
+
+
 @data_app.command("verify")
 def data_verify(data_dir: DataDir = None) -> None:
     """Check the SHA-256 of every shipped data file."""

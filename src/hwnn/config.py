@@ -208,11 +208,25 @@ class TrainConfig(_Strict):
         None, description="a run folder whose float stage this run reuses instead of "
         "training its own (same data, network shape, seed, batch size and float settings; "
         "the result is identical, hwnn.train.float_reuse)")
+    init_weights: str | None = Field(
+        None, description="a weights file (hwnn.train.weights_file, e.g. written by filter "
+        "pruning) this run continues from: the float stage is skipped and the qat stage "
+        "fine-tunes the loaded network")
 
     @model_validator(mode="after")
     def _hw_aware_after_qat(self) -> TrainConfig:
         if self.hw_aware is not None and self.qat is None:
             raise ValueError("hw_aware needs a qat stage (it restricts quantized weights)")
+        return self
+
+    @model_validator(mode="after")
+    def _init_weights_fine_tunes(self) -> TrainConfig:
+        if self.init_weights is not None:
+            if self.qat is None:
+                raise ValueError("init_weights needs a qat stage (the fine-tuning)")
+            if self.init_from is not None:
+                raise ValueError("init_weights and init_from both set the starting weights; "
+                                 "give one")
         return self
 
 

@@ -55,6 +55,7 @@ from hwnn.train.metrics import (
     selection_key,
 )
 from hwnn.train.weight_stats import weight_cost_stats
+from hwnn.train.weights_file import load_weights_file
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
@@ -193,6 +194,8 @@ class Trainer:
         fresh = not (state["stage_idx"] or state["epoch"] or state["stage_started"])
         if fresh and self.cfg.train.init_from is not None:
             self._import_float_stage(state)
+        if fresh and self.cfg.train.init_weights is not None:
+            self._import_weights(state)
         while True:
             stage_idx = state["stage_idx"]
             if stage_idx >= len(self.stages) and not self._plan_hw_stage(state):
@@ -217,6 +220,22 @@ class Trainer:
         self.console.print(f"[bold]\\[float][/] taken from {source}: val "
                            f"{headline(self.dataset, snap['result']['val'])}, test "
                            f"{headline(self.dataset, snap['result']['test'])}")
+
+    def _import_weights(self, state: dict[str, Any]) -> None:
+        """``train.init_weights``: continue from a saved network; no float stage, and the
+        qat stage fine-tunes it (weights_file)."""
+        source = self.cfg.train.init_weights
+        assert source is not None
+        blob = load_weights_file(source, self.cfg_dict["model"])
+        load_weights(self.model, blob["state_dict"])
+        set_quant_enabled(self.model, True)
+        self.model.eval()
+        state["results"]["init"] = {"val": self._evaluate("val"), "test": self._evaluate("test"),
+                                    "from": str(source), "source": blob.get("source", {})}
+        state.update(stage_idx=1, epoch=0, stage_started=False, best=None)
+        self._save(state, None, None)
+        self.console.print(f"[bold]\\[init][/] weights from {source}: val "
+                           f"{headline(self.dataset, state['results']['init']['val'])}")
 
     # ------------------------------------------------------------ hardware-aware stages
     @functools.cached_property
@@ -292,7 +311,7 @@ class Trainer:
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, stage.cfg.lr_step,
                                                     stage.cfg.lr_gamma)
         if not state["stage_started"]:
-            if stage.name == "qat":
+            if stage.name == "qat" and self.cfg.train.init_weights is None:
                 uniformize_real_weights(self.model)  # ternary/binary layers only
             if stage.quant:
                 self._calibrate()
@@ -405,7 +424,7 @@ class Trainer:
         metric = metric_name(self.dataset)
         results = state["results"]
         summary = {"metric": metric}
-        for stage in ("float", "qat", "finetune"):
+        for stage in ("init", "float", "qat", "finetune"):
             if stage in results:
                 summary[stage] = results[stage]["test"][metric]
         if "pruned" in results:

@@ -1,0 +1,89 @@
+"""Filter-pruning studies (seed 002 §4.5.4-4.5.5): iterative prune + fine-tune chains of
+ordinary runs started from saved weights (``train.init_weights``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwnn.errors import ConfigError
+from hwnn.methods.filter_prune import load_study, run_study
+from hwnn.train.build import load_run
+from hwnn.train.loop import Trainer
+from hwnn.train.weights_file import save_weights_file
+
+sys.path.insert(0, str(Path(__file__).parent))
+from toy import toy_config, toy_dataset
+
+
+def _base_yaml(tmp_path: Path) -> Path:
+    cfg = toy_config(epochs=2, batch_size=64).to_yaml_dict()
+    cfg["train"].pop("prune")
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _study(tmp_path: Path, **extra: object) -> Path:
+    _base_yaml(tmp_path)
+    study = {"name": "toy", "config": "toy.yaml", "out": str(tmp_path / "out"),
+             "finetune": {"epochs": 1, "lr": 1e-3, "lr_step": 1, "patience": 1},
+             "ranking": {"metrics": ["msqe", "random"], "step": 0.25, "iterations": 2},
+             **extra}
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    return path
+
+
+def test_ranking_study_prunes_fine_tunes_and_resumes(tmp_path: Path) -> None:
+    ds = toy_dataset(n=1500)
+    path = _study(tmp_path)
+    result = run_study(path, dataset=ds)
+    curves = result["ranking"]["curves"]
+    assert set(curves) == {"msqe", "random"}
+    for points in curves.values():
+        assert [p["filters"] for p in points] == [[16, 8], [12, 6], [8, 4]]
+        assert [p["ratio"] for p in points] == [0.0, 6 / 24, 12 / 24]
+        assert points[1]["ops"] == 24 * 12 + 12 * 6 + 6 * 3
+        assert all(0 <= p["test"] <= 1 for p in points)
+        assert all(p["test_before_finetune"] is not None for p in points[1:])
+    out = tmp_path / "out"
+    assert json.loads((out / "filter_prune.json").read_text())["ranking"]["curves"] == curves
+    # every iteration is an ordinary run: it loads, and its config names the weights
+    cfg, model, _ = load_run(out / "ranking" / "msqe" / "iter2")
+    assert cfg.model.hidden == [8, 4]
+    assert cfg.train.init_weights == str(out / "ranking" / "msqe" / "iter2" / "init_weights.pt")
+    # resume: nothing is trained again
+    stamp = (out / "ranking" / "msqe" / "iter1" / "model.pt").stat().st_mtime_ns
+    assert run_study(path, dataset=ds)["ranking"]["curves"] == curves
+    assert (out / "ranking" / "msqe" / "iter1" / "model.pt").stat().st_mtime_ns == stamp
+
+
+def test_init_weights_must_fit_the_network(tmp_path: Path) -> None:
+    ds = toy_dataset(n=600)
+    base = toy_config(epochs=1, batch_size=64).to_yaml_dict()
+    base["train"].pop("prune")
+    from hwnn.config import parse_config
+
+    Trainer(parse_config(base), ds, tmp_path / "a", progress=False).run()
+    _, model, _ = load_run(tmp_path / "a")
+    save_weights_file(tmp_path / "w.pt", model, base["model"], {})
+    other = {**base, "model": {**base["model"], "hidden": [12, 8]},
+             "train": {**base["train"], "init_weights": str(tmp_path / "w.pt")}}
+    with pytest.raises(ConfigError, match="different network"):
+        Trainer(parse_config(other), ds, tmp_path / "b", progress=False).run()
+    with pytest.raises(ConfigError, match="init_weights needs a qat"):
+        parse_config({**base, "train": {**{k: v for k, v in base["train"].items()
+                                           if k != "qat"}, "init_weights": "x"}})
+
+
+def test_study_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown|Extra"):
+        load_study(_study(tmp_path, typo=1))
+    path = _study(tmp_path, base_run="nowhere")
+    with pytest.raises(ConfigError, match="not a finished run"):
+        run_study(path, dataset=toy_dataset(n=300))
