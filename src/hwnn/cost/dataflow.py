@@ -23,12 +23,10 @@ parallelism, not modelled: ``MMV = 1``).
 * weight memory: each PE holds ``(MH / PE) * (MW / SIMD)`` words of ``SIMD * W`` bits, mapped to
   RAMB18s in the cheapest of their aspect ratios (16K x 1 ... 512 x 36); the thesis only says
   the BRAM cost "to store all network weights" is part of the model;
-* LUTs (a model with stated coefficients, :class:`LutModel`): per SIMD lane one product (an
-  ``A``-bit add/subtract for binary weights, thesis Fig. 4.5; about ``2 W A`` LUT6 for a ``W x A``
-  multiplier, our measured 8 x 8 generic multiplier is 129 LUT6), per PE an adder tree of
-  ``SIMD - 1`` adders and one accumulator (one LUT6 per adder bit on a carry chain), an
-  output stage per PE and a fixed control cost per layer. ``scripts/dataflow_check.py``
-  compares it with Yosys ``synth_xilinx`` on generated MVUs.
+* LUTs (:class:`LutModel`): a per-layer control cost, per PE the accumulator and the
+  requantizer, per SIMD lane its product (an add/subtract for binary weights, thesis
+  Fig. 4.5, or a multiplier) and its share of the adder tree; coefficients fitted to Yosys
+  ``synth_xilinx`` runs on generated MVUs (``scripts/dataflow_check.py``).
 
 :func:`optimise_folding` picks ``PE``/``SIMD`` per layer: for a target frame rate the
 cheapest folding of each layer that meets the cycle bound; for a LUT budget the fastest
@@ -176,31 +174,49 @@ def weight_brams(layer: LayerShape, fold: Folding) -> int:
 
 @dataclass(frozen=True)
 class LutModel:
-    """LUT6 estimate of one folded MVU (module docstring). Defaults: an ``A``-bit add/sub per
-    lane for binary weights, ``mult_luts_per_bit2 * W * A`` for wider weights (129 LUT6 for
-    our generic 8 x 8 multiplier, 2.0 per bit product), one LUT6 per adder bit, an output
-    stage of ``out_stage_luts`` per PE and ``control_luts`` per layer (counters, memory
-    addressing)."""
+    """LUT6 estimate of one folded MVU of :mod:`hwnn.logic.mvu` (xc7, Yosys ``synth_xilinx``):
 
-    mult_luts_per_bit2: float = 2.0
-    adder_luts_per_bit: float = 1.0
-    out_stage_luts: float = 30.0
-    control_luts: float = 40.0
+    ``LUT = control + PE * (per_acc_bit * acc + SIMD * (per_lane_bit * lane + per_mult_bit2 * m))``
 
-    def lane(self, weight_bits: int, act_bits: int) -> float:
-        if weight_bits == 1:
-            return act_bits * self.adder_luts_per_bit  # +x or -x into the tree (Fig. 4.5)
-        return self.mult_luts_per_bit2 * weight_bits * act_bits
+    with ``acc = W + A + ceil(log2 MW)`` (the accumulator and the requantizer behind it),
+    ``lane = W + A + ceil(log2 SIMD)`` (a lane's share of the adder tree and, for binary
+    weights, its add/subtract, Fig. 4.5) and ``m = W * A`` for a multiplier lane (0 for
+    binary weights). The coefficients are least-squares fits to synthesised MVUs
+    (:meth:`fit`; ``scripts/dataflow_check.py`` measures them and reports the error), so the
+    defaults are measured numbers, not guesses."""
+
+    control: float = 0.0
+    per_acc_bit: float = 0.0
+    per_lane_bit: float = 0.0
+    per_mult_bit2: float = 0.0
+
+    @staticmethod
+    def features(layer: LayerShape, fold: Folding) -> tuple[float, float, float, float]:
+        """The four quantities the coefficients multiply (control, acc, lane, mult terms)."""
+        fold.check(layer)
+        w, a = layer.weight_bits, layer.act_bits
+        acc = w + a + math.ceil(math.log2(layer.mw))
+        lane = w + a + math.ceil(math.log2(fold.simd))
+        mult = 0 if w == 1 else w * a
+        return (1.0, float(fold.pe * acc), float(fold.pe * fold.simd * lane),
+                float(fold.pe * fold.simd * mult))
 
     def layer(self, layer: LayerShape, fold: Folding) -> float:
-        fold.check(layer)
-        product = layer.act_bits + layer.weight_bits
-        tree_bits = product + math.ceil(math.log2(fold.simd)) if fold.simd > 1 else 0
-        acc_bits = product + math.ceil(math.log2(layer.mw)) if layer.mw > 1 else product
-        per_pe = (fold.simd * self.lane(layer.weight_bits, layer.act_bits)
-                  + (fold.simd - 1) * tree_bits * self.adder_luts_per_bit
-                  + acc_bits * self.adder_luts_per_bit + self.out_stage_luts)
-        return self.control_luts + fold.pe * per_pe
+        f = self.features(layer, fold)
+        return (self.control * f[0] + self.per_acc_bit * f[1] + self.per_lane_bit * f[2]
+                + self.per_mult_bit2 * f[3])
+
+    @classmethod
+    def fit(cls, samples: Sequence[tuple[LayerShape, Folding, float]]) -> LutModel:
+        """Least-squares coefficients from measured ``(layer, folding, LUTs)`` samples."""
+        import numpy as np
+
+        if len(samples) < 4:
+            raise ValueError("fitting four coefficients needs at least four samples")
+        a = np.array([cls.features(la, f) for la, f, _ in samples])
+        b = np.array([luts for _, _, luts in samples], dtype=float)
+        coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+        return cls(*(float(c) for c in coef))
 
 
 @dataclass(frozen=True)

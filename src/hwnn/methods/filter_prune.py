@@ -55,6 +55,26 @@ class RankingStudy(_Strict):
     seed: int = Field(0, description="seed of the random ranking")
 
 
+class HardwareStudy(_Strict):
+    """Hardware-aware pruning (Algorithm 3) against hardware-unaware pruning at the same
+    accuracy tolerance, on the dataflow model (Figs. 4.6/4.7)."""
+
+    clock_mhz: float = Field(100.0, gt=0)
+    lut_budget: float = Field(gt=0, description="LUTs the accelerator may use (model)")
+    bram_budget: int | None = Field(None, ge=0, description="RAMB18s; when exceeded, the "
+                                    "layer with the most BRAMs is pruned first")
+    tolerance: float = Field(0.01, ge=0, description="eta of Algorithm 3: largest drop of "
+                             "validation accuracy from the base network (absolute)")
+    step: float = Field(0.1, gt=0, lt=1, description="share of a layer's original filters "
+                        "removed per iteration")
+    max_iterations: PositiveInt = 10
+    round_max_drop: float = Field(0.1, ge=0, lt=1, description="model fine-tuning: share of "
+                                  "a layer's original filters it may lose to fold better")
+    sensitivity_rates: list[float] = Field(default_factory=lambda: [0.1, 0.2, 0.3, 0.4, 0.5])
+    sensitivity_drop: float = Field(0.05, ge=0, description="largest validation drop (no "
+                                    "fine-tuning) a layer's pruning rate may cause")
+
+
 class FilterPruneStudy(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     config: str
@@ -63,11 +83,12 @@ class FilterPruneStudy(_Strict):
     out: str
     finetune: StageConfig
     ranking: RankingStudy | None = None
+    hardware: HardwareStudy | None = None
 
     @model_validator(mode="after")
     def _something_to_do(self) -> FilterPruneStudy:
-        if self.ranking is None:
-            raise ValueError("nothing to do: give a ranking study")
+        if self.ranking is None and self.hardware is None:
+            raise ValueError("nothing to do: give a ranking and/or a hardware study")
         return self
 
 
@@ -219,6 +240,212 @@ def ranking_study(study: FilterPruneStudy, base: Path, out: Path, console: Conso
     return {"layers": chosen, "step": r.step, "curves": curves}
 
 
+def _accepted(summary: dict[str, Any], base_val: float, tolerance: float) -> bool:
+    return base_val - float(summary["val"]) <= tolerance + 1e-12
+
+
+def _current_filters(run: Path) -> dict[int, int]:
+    from hwnn.train.build import load_run
+
+    _, model, _ = load_run(run)
+    return {p.index: p.filters for p in prunable_layers(model)}
+
+
+def _shapes(run: Path) -> list[Any]:
+    from hwnn.train.build import load_run
+
+    return model_shapes(load_run(run)[1])
+
+
+def hardware_cost(run: Path, hw: HardwareStudy) -> dict[str, Any]:
+    """The run's network folded for the fastest pipeline within the LUT budget."""
+    from hwnn.cost.dataflow import optimise_folding
+
+    cost = optimise_folding(_shapes(run), hw.clock_mhz * 1e6, lut_budget=hw.lut_budget,
+                            lut_model=_lut_model())
+    d = cost.as_dict()
+    d["fps_per_klut"] = cost.fps / (cost.luts / 1000)
+    d["fps_per_bram"] = cost.fps / cost.brams if cost.brams else None
+    return d
+
+
+def _lut_model() -> Any:
+    from hwnn.cost.dataflow import LutModel
+
+    return LutModel()
+
+
+def _chain_point(run: Path, base_val: float, hw: HardwareStudy, **extra: Any) -> dict[str, Any]:
+    point = {**run_summary(run), **extra}
+    point["accepted"] = _accepted(point, base_val, hw.tolerance)
+    return point
+
+
+def aware_chain(study: FilterPruneStudy, base: Path, out: Path, console: Console,
+                dataset: Dataset | None) -> dict[str, Any]:
+    """Algorithm 3: prune the resource-heaviest layer by ``step`` while the validation
+    accuracy stays within the tolerance, then round the filter counts to a better folding
+    (going back to earlier models when the rounded one misses the tolerance)."""
+    from hwnn.cost.dataflow import optimise_folding
+    from hwnn.prune.layer_selection import heaviest_layer, round_filters
+
+    hw = study.hardware
+    assert hw is not None
+    clock = hw.clock_mhz * 1e6
+    original = _current_filters(base)
+    base_val = float(run_summary(base)["val"])
+    folder = out / "hardware" / "aware"
+    accepted, points, prev = [base], [], base
+    for it in range(1, hw.max_iterations + 1):
+        filters = _current_filters(prev)
+        cost = optimise_folding(_shapes(prev), clock, lut_budget=hw.lut_budget,
+                                lut_model=_lut_model())
+        candidates = [i for i in filters if filters[i] > 1]
+        if not candidates:
+            break
+        layer = heaviest_layer(cost, candidates, hw.bram_budget)
+        targets = {**filters, layer: max(1, filters[layer] - max(1, round(hw.step *
+                                                                            original[layer])))}
+        run = folder / f"iter{it}"
+        if not _finished(run):
+            console.print(f"[bold]hardware-aware[/] iteration {it}: prune layer {layer} "
+                          f"({filters[layer]} -> {targets[layer]} filters)")
+            prune_step(prev, targets, "msqe", it, study.finetune, run, console, dataset)
+        point = _chain_point(run, base_val, hw, iteration=it, pruned_layer=layer)
+        points.append(point)
+        if not point["accepted"]:
+            break
+        accepted.append(run)
+        prev = run
+    final, rounding = base, []
+    for cand in reversed(accepted):
+        filters = _current_filters(cand)
+        pruned = [i for i in filters if filters[i] < original[i]]
+        max_drop = {i: round(hw.round_max_drop * original[i]) for i in pruned}
+        counts, _ = round_filters(_shapes(cand), pruned, clock, hw.lut_budget, max_drop,
+                                  _lut_model())
+        if all(counts[i] == filters[i] for i in pruned):
+            final = cand
+            rounding.append({"from": str(cand), "changed": False})
+            break
+        run = folder / f"round_{cand.name}"
+        if not _finished(run):
+            console.print(f"[bold]hardware-aware[/] rounding {cand.name}: {counts}")
+            prune_step(cand, {**filters, **counts}, "msqe", 0, study.finetune, run, console,
+                       dataset)
+        point = _chain_point(run, base_val, hw, rounded_from=str(cand))
+        rounding.append(point)
+        if point["accepted"]:
+            final = run
+            break
+    return {"iterations": points, "rounding": rounding, "final": str(final)}
+
+
+def uniform_chain(study: FilterPruneStudy, base: Path, out: Path, console: Console,
+                  dataset: Dataset | None) -> dict[str, Any]:
+    """Hardware-unaware, naive: every prunable layer loses ``step`` of its filters per
+    iteration (MSQE ranking) while validation stays within the tolerance. Shares the
+    ranking study's MSQE chain when its step is the same."""
+    hw = study.hardware
+    assert hw is not None
+    original = _current_filters(base)
+    base_val = float(run_summary(base)["val"])
+    r = study.ranking
+    shared = r is not None and r.step == hw.step and r.layers in (None, sorted(original))
+    folder = out / "ranking" / "msqe" if shared else out / "hardware" / "uniform"
+    final, points, prev = base, [], base
+    for it in range(1, hw.max_iterations + 1):
+        targets = {i: max(1, n - round(it * hw.step * n)) for i, n in original.items()}
+        if targets == _current_filters(prev):
+            break
+        run = folder / f"iter{it}"
+        if not _finished(run):
+            console.print(f"[bold]uniform[/] iteration {it}: filters {targets}")
+            prune_step(prev, targets, "msqe", (r.seed if r else 0) + it, study.finetune, run,
+                       console, dataset)
+        point = _chain_point(run, base_val, hw, iteration=it)
+        points.append(point)
+        if not point["accepted"]:
+            break
+        final = prev = run
+    return {"iterations": points, "final": str(final), "folder": str(folder)}
+
+
+def layer_sensitivity(base: Path, hw: HardwareStudy, dataset: Dataset | None
+                      ) -> dict[int, dict[str, float]]:
+    """Validation accuracy after pruning one layer alone by each rate (MSQE, no
+    fine-tuning): the per-layer sensitivity of traditional pruning (§4.7.2.1)."""
+    from hwnn.data import load_dataset
+    from hwnn.train.build import build_from_shape, load_run
+    from hwnn.train.metrics import evaluate
+
+    cfg, model, ds_info = load_run(base)
+    ds = dataset or load_dataset(cfg.data.task, cfg.data.data_dir, cfg.data.seed, cfg.data.ofc)
+    original = _current_filters(base)
+    out: dict[int, dict[str, float]] = {}
+    for i, n in original.items():
+        out[i] = {}
+        for rate in hw.sensitivity_rates:
+            keep_n = max(1, n - round(rate * n))
+            keep = select_filters(model, {i: n - keep_n}, "msqe")
+            small = build_from_shape(pruned_config(cfg.model, keep), ds_info["input_width"],
+                                     ds_info["num_outputs"], InputQuant(**ds_info["input_quant"]))
+            shrink(model, small, keep)
+            small.eval()
+            out[i][f"{rate:g}"] = evaluate(small, ds, ds.val)["accuracy"]
+    return out
+
+
+def sensitivity_chain(study: FilterPruneStudy, base: Path, out: Path, console: Console,
+                      dataset: Dataset | None) -> dict[str, Any]:
+    """Hardware-unaware, sensitivity-based: each layer's rate is the largest whose drop
+    without fine-tuning stays within ``sensitivity_drop``; iteration ``t`` prunes every layer
+    to ``min(rate, t * step)`` and fine-tunes, while validation stays within the tolerance."""
+    hw = study.hardware
+    assert hw is not None
+    original = _current_filters(base)
+    base_val = float(run_summary(base)["val"])
+    sens = layer_sensitivity(base, hw, dataset)
+    rates = {i: max([0.0] + [float(r) for r, acc in sens[i].items()
+                             if base_val - acc <= hw.sensitivity_drop]) for i in original}
+    folder = out / "hardware" / "sensitivity"
+    final, points, prev = base, [], base
+    for it in range(1, hw.max_iterations + 1):
+        targets = {i: max(1, n - round(min(rates[i], it * hw.step) * n))
+                   for i, n in original.items()}
+        if targets == _current_filters(prev):
+            break
+        run = folder / f"iter{it}"
+        if not _finished(run):
+            console.print(f"[bold]sensitivity[/] iteration {it}: filters {targets}")
+            prune_step(prev, targets, "msqe", it, study.finetune, run, console, dataset)
+        point = _chain_point(run, base_val, hw, iteration=it)
+        points.append(point)
+        if not point["accepted"]:
+            break
+        final = prev = run
+    return {"sensitivity": {str(i): v for i, v in sens.items()},
+            "rates": {str(i): r for i, r in rates.items()}, "iterations": points,
+            "final": str(final)}
+
+
+def hardware_study(study: FilterPruneStudy, base: Path, out: Path, console: Console,
+                   dataset: Dataset | None = None) -> dict[str, Any]:
+    """Algorithm 3 vs uniform and sensitivity pruning; each final network with its
+    accuracy, operations and the fastest folding within the LUT budget."""
+    hw = study.hardware
+    assert hw is not None
+    methods = {"aware": aware_chain(study, base, out, console, dataset),
+               "uniform": uniform_chain(study, base, out, console, dataset),
+               "sensitivity": sensitivity_chain(study, base, out, console, dataset)}
+    finals = {"original": {**run_summary(base), "hardware": hardware_cost(base, hw)}}
+    for name, chain in methods.items():
+        run = Path(chain["final"])
+        finals[name] = {**run_summary(run), "hardware": hardware_cost(run, hw)}
+    return {"settings": hw.model_dump(mode="json"), "lut_model": _lut_model().__dict__,
+            "methods": methods, "finals": finals}
+
+
 def run_study(path: str | Path, console: Console | None = None,
               dataset: Dataset | None = None) -> dict[str, Any]:
     """Run (or resume) every part of a study; writes ``out/filter_prune.json``.
@@ -231,5 +458,7 @@ def run_study(path: str | Path, console: Console | None = None,
     result: dict[str, Any] = {"study": study.model_dump(mode="json"), "base_run": str(base)}
     if study.ranking is not None:
         result["ranking"] = ranking_study(study, base, out, console, dataset)
+    if study.hardware is not None:
+        result["hardware"] = hardware_study(study, base, out, console, dataset)
     atomic_write_json(out / RESULTS, result)
     return result
