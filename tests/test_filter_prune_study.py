@@ -87,3 +87,39 @@ def test_study_errors_are_clear(tmp_path: Path) -> None:
     path = _study(tmp_path, base_run="nowhere")
     with pytest.raises(ConfigError, match="not a finished run"):
         run_study(path, dataset=toy_dataset(n=300))
+
+
+def test_hardware_study_compares_aware_and_unaware_pruning(tmp_path: Path, monkeypatch) -> None:
+    import hwnn.methods.filter_prune as fp
+    from hwnn.cost.dataflow import LutModel
+
+    monkeypatch.setattr(fp, "_lut_model", lambda: LutModel(50.0, 10.0, 2.0, 2.0))
+    ds = toy_dataset(n=1500)
+    hardware = {"clock_mhz": 100, "lut_budget": 3000, "tolerance": 0.05, "step": 0.25,
+                "max_iterations": 3, "sensitivity_rates": [0.25, 0.5]}
+    path = _study(tmp_path, hardware=hardware)
+    h = run_study(path, dataset=ds)["hardware"]
+    assert set(h["finals"]) == {"original", "aware", "uniform", "sensitivity"}
+    base_val = h["finals"]["original"]["val"]
+    for name in ("aware", "uniform", "sensitivity"):
+        chain = h["methods"][name]
+        for p in chain["iterations"]:
+            assert p["accepted"] == (base_val - p["val"] <= 0.05 + 1e-12)
+        final = h["finals"][name]
+        assert base_val - final["val"] <= 0.05 + 1e-12  # every final meets the tolerance
+        assert final["hardware"]["luts"] <= 3000 and final["hardware"]["fps"] > 0
+    for p in h["methods"]["aware"]["iterations"]:
+        assert p["pruned_layer"] in (0, 1)
+    # the uniform chain is the ranking study's MSQE chain (same step)
+    assert h["methods"]["uniform"]["folder"].endswith("ranking/msqe")
+    assert set(h["methods"]["sensitivity"]["rates"]) == {"0", "1"}
+
+
+def test_hardware_study_refuses_a_budget_nothing_fits(tmp_path: Path, monkeypatch) -> None:
+    import hwnn.methods.filter_prune as fp
+    from hwnn.cost.dataflow import LutModel
+
+    monkeypatch.setattr(fp, "_lut_model", lambda: LutModel(50.0, 10.0, 2.0, 2.0))
+    path = _study(tmp_path, hardware={"lut_budget": 10})
+    with pytest.raises(ConfigError, match="lut_budget"):
+        run_study(path, dataset=toy_dataset(n=600))

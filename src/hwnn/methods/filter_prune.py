@@ -433,8 +433,15 @@ def hardware_study(study: FilterPruneStudy, base: Path, out: Path, console: Cons
                    dataset: Dataset | None = None) -> dict[str, Any]:
     """Algorithm 3 vs uniform and sensitivity pruning; each final network with its
     accuracy, operations and the fastest folding within the LUT budget."""
+    from hwnn.cost.dataflow import optimise_folding
+
     hw = study.hardware
     assert hw is not None
+    try:
+        optimise_folding(_shapes(base), hw.clock_mhz * 1e6, lut_budget=hw.lut_budget,
+                         lut_model=_lut_model())
+    except ValueError as err:
+        raise ConfigError(f"hardware.lut_budget: {err}") from None
     methods = {"aware": aware_chain(study, base, out, console, dataset),
                "uniform": uniform_chain(study, base, out, console, dataset),
                "sensitivity": sensitivity_chain(study, base, out, console, dataset)}
