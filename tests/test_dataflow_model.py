@@ -86,11 +86,13 @@ def test_memory_brams_picks_the_best_aspect_ratio() -> None:
 
 def test_pipeline_ii_is_the_slowest_layer() -> None:
     fc = LayerShape("fc", "fc", 32 * 7 * 7, 10, weight_bits=1, act_bits=2)
-    cost = pipeline_cost([CONV, fc], [Folding(8, 16), Folding(1, 1)], clock_hz=200e6)
+    cost = pipeline_cost([CONV, fc], [Folding(8, 16), Folding(1, 1)], clock_hz=200e6,
+                         lut_model=MODEL)
     assert cost.ii == max(cycles(CONV, Folding(8, 16)), cycles(fc, Folding(1, 1)))
     assert cost.fps == pytest.approx(200e6 / cost.ii)
 
 
+MODEL = LutModel(control=50.0, per_acc_bit=10.0, per_lane_bit=2.0, per_mult_bit2=2.0)
 NET = [
     LayerShape("conv0", "conv", 1, 16, 3, 28, 28, weight_bits=8, act_bits=8),
     LayerShape("conv1", "conv", 16, 32, 3, 14, 14, weight_bits=1, act_bits=2),
@@ -103,9 +105,9 @@ NET = [
 @given(budget=st.floats(3_000, 200_000))
 def test_optimiser_never_exceeds_the_budget_and_is_fastest(budget: float) -> None:
     try:
-        best = optimise_folding(NET, 100e6, lut_budget=budget)
+        best = optimise_folding(NET, 100e6, lut_budget=budget, lut_model=MODEL)
     except ValueError:
-        smallest = pipeline_cost(NET, [Folding(1, 1)] * len(NET), 100e6)
+        smallest = pipeline_cost(NET, [Folding(1, 1)] * len(NET), 100e6, MODEL)
         assert smallest.luts > budget
         return
     assert best.luts <= budget
@@ -115,7 +117,7 @@ def test_optimiser_never_exceeds_the_budget_and_is_fastest(budget: float) -> Non
     faster = [c for c in {cycles(la, f) for la in NET for f in foldings(la)} if c < best.ii]
     for ii in sorted(faster, reverse=True)[:3]:
         try:
-            quicker = optimise_folding(NET, 100e6, target_fps=100e6 / ii)
+            quicker = optimise_folding(NET, 100e6, target_fps=100e6 / ii, lut_model=MODEL)
         except ValueError:
             continue
         assert quicker.luts > budget
@@ -125,24 +127,33 @@ def test_optimiser_matches_brute_force_on_a_small_net() -> None:
     small = [LayerShape("a", "conv", 2, 4, 3, 6, 6, 1, 2),
              LayerShape("b", "fc", 36, 6, 1, 1, 1, 1, 2)]
     budget = 400.0
-    model = LutModel()
+    model = MODEL
     best_ii = None
     for folds in itertools.product(foldings(small[0]), foldings(small[1])):
         cost = pipeline_cost(small, list(folds), 1e8, model)
         if cost.luts <= budget and (best_ii is None or cost.ii < best_ii):
             best_ii = cost.ii
     assert best_ii is not None
-    assert optimise_folding(small, 1e8, lut_budget=budget).ii == best_ii
+    assert optimise_folding(small, 1e8, lut_budget=budget, lut_model=MODEL).ii == best_ii
 
 
 def test_target_fps_gives_the_cheapest_design_that_meets_it() -> None:
-    cost = optimise_folding(NET, 100e6, target_fps=5_000)
+    cost = optimise_folding(NET, 100e6, target_fps=5_000, lut_model=MODEL)
     assert cost.fps >= 5_000
     for lc in cost.layers:  # each layer: no cheaper legal folding meets the cycle bound
         bound = 100e6 // 5_000
         cheaper = [f for f in foldings(lc.layer) if cycles(lc.layer, f) <= bound
-                   and LutModel().layer(lc.layer, f) < lc.luts]
+                   and MODEL.layer(lc.layer, f) < lc.luts]
         assert not cheaper
+
+
+def test_lut_model_fit_recovers_known_coefficients() -> None:
+    samples = [(la, f, MODEL.layer(la, f)) for la in NET for f in foldings(la)[:6]]
+    fitted = LutModel.fit(samples)
+    for got, want in zip(fitted.__dict__.values(), MODEL.__dict__.values(), strict=True):
+        assert got == pytest.approx(want, abs=1e-6)
+    with pytest.raises(ValueError, match="four samples"):
+        LutModel.fit(samples[:3])
 
 
 def test_optimiser_errors_are_clear() -> None:
@@ -151,7 +162,7 @@ def test_optimiser_errors_are_clear() -> None:
     with pytest.raises(ValueError, match="full unrolling"):
         optimise_folding(NET, 1e8, target_fps=1e8)
     with pytest.raises(ValueError, match="most folded"):
-        optimise_folding(NET, 1e8, lut_budget=10)
+        optimise_folding(NET, 1e8, lut_budget=10, lut_model=MODEL)
 
 
 def _layer(rng: np.random.Generator, n_in: int, n_out: int, binary: bool,

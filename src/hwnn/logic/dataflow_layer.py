@@ -21,6 +21,7 @@ the previous vector's last.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +63,10 @@ def sum_ranges(layer: DenseLayer, j: int) -> tuple[tuple[int, int], tuple[int, i
     return (lo_any, hi_any), (lo, hi)
 
 
-def _rom(emit: _Emitter, name: str, index: str, words: list[int], width: int) -> None:
-    """A combinational ROM ``name = words[index]`` as a case statement."""
+def rom_case(emit: Callable[[str], object], name: str, index: str, words: list[int],
+             width: int) -> None:
+    """A combinational ROM ``name = words[index]`` as a case statement (``emit`` takes one
+    line)."""
     emit(f"  reg [{width - 1}:0] {name};")
     emit("  always @* begin")
     emit(f"    case ({index})")
@@ -121,7 +124,7 @@ def dataflow_layer_verilog(layer: DenseLayer, rccm: Rccm | None = None,
     emit(f"      if (in_valid) idx <= last ? {idx_bits}'d0 : idx + {idx_bits}'d1;")
     emit("    end")
     emit("  end")
-    _rom(emit, "word", "idx", words, n_out * field_bits)
+    rom_case(emit, "word", "idx", words, n_out * field_bits)
     x_ext = "$signed(x)" if signed else "$signed({1'b0, x})"
     for j in range(n_out):
         (lo, hi), (full_lo, full_hi) = sum_ranges(layer, j)

@@ -36,7 +36,7 @@ import numpy as np
 from hwnn.cost.dataflow import Folding
 from hwnn.ir.model import DenseLayer
 from hwnn.ir.ranges import signed_bits, unsigned_bits
-from hwnn.logic.dataflow_layer import sum_ranges
+from hwnn.logic.dataflow_layer import rom_case, sum_ranges
 from hwnn.logic.literals import hex_lines, pack_words, signed_literal
 from hwnn.logic.testbench import count_mismatch
 from hwnn.rules import int_range
@@ -77,15 +77,6 @@ def mvu_shape(layer: DenseLayer, fold: Folding) -> MvuShape:
     binary = bool(np.isin(layer.weight, (-1, 1)).all())
     return MvuShape(fold.pe, fold.simd, mh // fold.pe, mw // fold.simd, binary,
                     1 if binary else layer.weight_bits, signed_bits(lo, hi))
-
-
-def _rom(lines: list[str], name: str, index: str, words: list[int], width: int) -> None:
-    lines.append(f"  reg [{width - 1}:0] {name};")
-    lines.append("  always @* begin")
-    lines.append(f"    case ({index})")
-    lines += [f"      {i}: {name} = {width}'h{w:x};" for i, w in enumerate(words)]
-    lines.append(f"      default: {name} = {width}'h0;")
-    lines += ["    endcase", "  end"]
 
 
 def mvu_verilog(layer: DenseLayer, fold: Folding, name: str = "mvu") -> str:
@@ -130,8 +121,8 @@ def mvu_verilog(layer: DenseLayer, fold: Folding, name: str = "mvu") -> str:
         f"  wire [{simd * a - 1}:0] data = in_ready ? x : buffer[sf];",
         f"  wire [{sf_bits + nf_bits - 1}:0] waddr = nf * {sf_bits + nf_bits}'d{sf} + sf;",
     ]
-    _rom(lines, "wword", "waddr", w_words, pe * simd * wfield)
-    _rom(lines, "bword", "nf", bias_words, pe * wa)
+    rom_case(lines.append, "wword", "waddr", w_words, pe * simd * wfield)
+    rom_case(lines.append, "bword", "nf", bias_words, pe * wa)
     for s in range(simd):
         lines.append(f"  wire [{a - 1}:0] xl{s} = data[{(s + 1) * a - 1}:{s * a}];")
     lines += [
@@ -152,8 +143,8 @@ def mvu_verilog(layer: DenseLayer, fold: Folding, name: str = "mvu") -> str:
         "    end",
         "  end",
     ]
-    _rom(lines, "mword", "out_nf", m_words, pe * mb)
-    _rom(lines, "sword", "out_nf", s_words, pe * sb)
+    rom_case(lines.append, "mword", "out_nf", m_words, pe * mb)
+    rom_case(lines.append, "sword", "out_nf", s_words, pe * sb)
     lo_l, hi_l = signed_literal(lo, rw), signed_literal(hi, rw)
     for p in range(pe):
         terms = []
