@@ -181,6 +181,18 @@ def _layer(rng: np.random.Generator, n_in: int, n_out: int, binary: bool,
 def test_mvu_is_bit_exact_and_takes_the_modelled_cycles(tmp_path_factory, seed: int,
                                                         binary: bool, signed_in: bool, pe: int,
                                                         simd: int) -> None:
+    _check_mvu(tmp_path_factory, seed, binary, signed_in, pe, simd, ["icarus"])
+
+
+@needs_iverilog
+def test_mvu_in_every_simulator(tmp_path_factory) -> None:
+    from hwnn.eda.rtlsim import available_simulators
+
+    _check_mvu(tmp_path_factory, 7, True, True, 2, 3, available_simulators())
+
+
+def _check_mvu(tmp_path_factory, seed: int, binary: bool, signed_in: bool, pe: int, simd: int,
+               simulators: list[str]) -> None:
     from hwnn.eda.rtlsim import simulate
     from hwnn.logic.mvu import measured_cycles, mvu_testbench, mvu_verilog
 
@@ -190,16 +202,17 @@ def test_mvu_is_bit_exact_and_takes_the_modelled_cycles(tmp_path_factory, seed: 
     pixels = 4
     x = rng.integers(lo, hi + 1, (pixels, 12))
     _, y = layer_forward(layer, x)
-    folder: Path = tmp_path_factory.mktemp("mvu")
     fold = Folding(pe, simd)
-    (folder / "mvu.v").write_text(mvu_verilog(layer, fold))
-    mvu_testbench(layer, fold, x, y, folder)
-    result = simulate([folder / "tb.v", folder / "mvu.v"], folder)
-    assert result.vectors == pixels and result.mismatches == 0
     # the P = 4 vectors are the output pixels of a 2 x 2 convolution with a 12-wide window
     conv = LayerShape("c", "conv", in_channels=12, out_channels=8, kernel=1, in_size=2,
                       out_size=2)
-    assert measured_cycles(Path(result.log_path).read_text()) == cycles(conv, fold)
+    for simulator in simulators:
+        folder: Path = tmp_path_factory.mktemp(f"mvu_{simulator}")
+        (folder / "mvu.v").write_text(mvu_verilog(layer, fold))
+        mvu_testbench(layer, fold, x, y, folder)
+        result = simulate([folder / "tb.v", folder / "mvu.v"], folder, simulator)  # type: ignore[arg-type]
+        assert result.vectors == pixels and result.mismatches == 0
+        assert measured_cycles(Path(result.log_path).read_text()) == cycles(conv, fold)
 
 
 def test_mvu_refuses_bad_folding_and_overflowing_layers() -> None:

@@ -197,7 +197,7 @@ module tb;
   wire [{sh.pe * ob - 1}:0] y;
   reg [{sh.simd * a - 1}:0] xs [0:{n_in - 1}];
   reg [{sh.pe * ob - 1}:0] ys [0:{n_out - 1}];
-  integer k, got, errors, edge_no, first_in, last_out;
+  integer k = 0, got = 0, errors = 0, edge_no = 0, first_in = -1, last_out = -1;
   wire in_valid = !rst && k < {n_in};
   wire [{sh.simd * a - 1}:0] x = xs[k < {n_in} ? k : 0];
   {name} dut (.clk(clk), .rst(rst), .in_valid(in_valid), .in_ready(in_ready), .x(x),
@@ -218,7 +218,6 @@ module tb;
   initial begin
     $readmemh("x.hex", xs);
     $readmemh("y.hex", ys);
-    k = 0; got = 0; errors = 0; edge_no = 0; first_in = -1; last_out = -1;
     @(posedge clk); #1 rst = 0;
     wait (got == {n_out});
     @(posedge clk); @(posedge clk); #1;
