@@ -15,6 +15,27 @@ resumes: finished iterations are skipped. A study file::
     out: results/filter_prune/fashion_bnn      # relative to the current directory
     finetune: {epochs: 3, lr: 2.5e-4, lr_step: 2, lr_gamma: 0.5, patience: 3}
     ranking: {metrics: [msqe, l1, random], step: 0.1, iterations: 5}
+    hardware: {clock_mhz: 100, lut_budget: 20000, tolerance: 0.01}
+
+The ``hardware`` part runs Algorithm 3 on the dataflow model (:mod:`hwnn.cost.dataflow`) and
+two hardware-unaware baselines at the same accuracy tolerance (§4.7.2.1), every pruning
+step ranked by MSQE and fine-tuned:
+
+* ``aware`` - steps 1-3: the network is folded for the fastest pipeline within the LUT
+  budget (the thesis starts from ``Reuse = 1`` and raises the re-use until the design fits;
+  :func:`~hwnn.cost.dataflow.optimise_folding` does both at once) and the layer using the
+  most LUTs for its PEs (or the most BRAMs when a BRAM budget is exceeded) loses ``step`` of
+  its original filters, while the validation accuracy stays within ``tolerance`` of the
+  original; step 4: filter counts are lowered where that folds better
+  (:func:`~hwnn.prune.layer_selection.round_filters`) and fine-tuned; step 5: if that misses
+  the tolerance, the same is tried from the previous accepted model;
+* ``uniform`` - every layer loses ``step`` of its filters per iteration (the ranking study's
+  MSQE chain when the steps agree);
+* ``sensitivity`` - each layer pruned alone without fine-tuning gives its sensitivity; a
+  layer's rate is the largest whose drop stays within ``sensitivity_drop``, reached in
+  ``step`` increments.
+
+Each final network is then folded for the same budget: operations, BRAM, II, frames/s.
 """
 
 from __future__ import annotations
