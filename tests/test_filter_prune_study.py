@@ -98,7 +98,12 @@ def test_hardware_study_compares_aware_and_unaware_pruning(tmp_path: Path, monke
     hardware = {"clock_mhz": 100, "lut_budget": 3000, "tolerance": 0.05, "step": 0.25,
                 "max_iterations": 3, "sensitivity_rates": [0.25, 0.5]}
     path = _study(tmp_path, hardware=hardware)
-    h = run_study(path, dataset=ds)["hardware"]
+    ranking = run_study(path, dataset=ds, parts=["ranking"])["ranking"]
+    h = run_study(path, dataset=ds, parts=["hardware"])["hardware"]
+    saved = json.loads((tmp_path / "out" / "filter_prune.json").read_text())
+    assert saved["ranking"] == ranking and saved["hardware"] == h  # parts run apart
+    with pytest.raises(ConfigError, match="not in the study"):
+        run_study(path, dataset=ds, parts=["nope"])
     assert set(h["finals"]) == {"original", "aware", "uniform", "sensitivity"}
     base_val = h["finals"]["original"]["val"]
     for name in ("aware", "uniform", "sensitivity"):

@@ -406,6 +406,9 @@ def sweep(
 def filter_prune(
     file: Annotated[Path, typer.Argument(help="filter-pruning study YAML (see "
                                          "configs/filter_prune/)")],
+    part: Annotated[list[str] | None, typer.Option(
+        help="run only this part: ranking or hardware (repeatable; default: all the study "
+        "gives); the other parts' earlier results are kept")] = None,
 ) -> None:
     """Iterative filter pruning + fine-tuning from a trained network (seed 002 ch. 4);
     resumes finished iterations; writes OUT/filter_prune.json."""
@@ -413,7 +416,7 @@ def filter_prune(
 
     try:
         study, _, _ = load_study(file)
-        run_study(file, console)
+        run_study(file, console, parts=part)
     except HwnnError as err:
         _fail(err)
     console.print(f"results: {Path(study.out) / RESULTS}")

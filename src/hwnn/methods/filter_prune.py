@@ -41,6 +41,8 @@ Each final network is then folded for the same budget: operations, BRAM, II, fra
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -211,8 +213,6 @@ def prune_step(prev_run: Path, targets: dict[int, int], metric: Metric, seed: in
 
 def run_summary(run_dir: Path) -> dict[str, Any]:
     """Accuracy (before and after fine-tuning), filters and dataflow operations of a run."""
-    import json
-
     from hwnn.train.build import load_run
 
     cfg, model, _ = load_run(run_dir)
@@ -474,19 +474,36 @@ def hardware_study(study: FilterPruneStudy, base: Path, out: Path, console: Cons
             "methods": methods, "finals": finals}
 
 
+PARTS = ("ranking", "hardware")
+
+
 def run_study(path: str | Path, console: Console | None = None,
-              dataset: Dataset | None = None) -> dict[str, Any]:
-    """Run (or resume) every part of a study; writes ``out/filter_prune.json``.
-    ``dataset`` replaces the config's data (tests)."""
+              dataset: Dataset | None = None, parts: Sequence[str] | None = None
+              ) -> dict[str, Any]:
+    """Run (or resume) the study's parts (``parts``: a subset of :data:`PARTS`, default all
+    the study gives); ``out/filter_prune.json`` keeps the other parts' earlier results, so
+    the parts can run in separate processes. ``dataset`` replaces the config's data
+    (tests)."""
     console = console or Console()
     study, base_cfg, study_dir = load_study(path)
+    wanted = [p for p in PARTS if getattr(study, p) is not None]
+    if parts is not None:
+        unknown = sorted(set(parts) - set(PARTS))
+        missing = sorted(set(parts) - set(wanted) - set(unknown))
+        if unknown or missing:
+            raise ConfigError(f"parts {unknown or missing} are not in the study "
+                              f"(it gives {wanted})")
+        wanted = [p for p in wanted if p in parts]
     out = Path(study.out)
     out.mkdir(parents=True, exist_ok=True)
     base = base_run_dir(study, base_cfg, study_dir, out, console, dataset)
-    result: dict[str, Any] = {"study": study.model_dump(mode="json"), "base_run": str(base)}
-    if study.ranking is not None:
-        result["ranking"] = ranking_study(study, base, out, console, dataset)
-    if study.hardware is not None:
-        result["hardware"] = hardware_study(study, base, out, console, dataset)
+    computed: dict[str, Any] = {}
+    if "ranking" in wanted:
+        computed["ranking"] = ranking_study(study, base, out, console, dataset)
+    if "hardware" in wanted:
+        computed["hardware"] = hardware_study(study, base, out, console, dataset)
+    earlier = json.loads((out / RESULTS).read_text()) if (out / RESULTS).is_file() else {}
+    result = {**{k: v for k, v in earlier.items() if k in PARTS and getattr(study, k)},
+              "study": study.model_dump(mode="json"), "base_run": str(base), **computed}
     atomic_write_json(out / RESULTS, result)
     return result
