@@ -114,7 +114,12 @@ def measure_luts(work: Path) -> list[dict[str, object]]:
             fold = Folding(pe, simd)
             folder = work / "luts" / f"w{wb}a{ab}_pe{pe}_simd{simd}"
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / "mvu.v").write_text(mvu_verilog(layer, fold))
+            verilog = mvu_verilog(layer, fold)
+            cached = folder / "row.json"
+            if cached.is_file() and (folder / "mvu.v").read_text() == verilog:
+                rows.append(json.loads(cached.read_text()))  # same design synthesised before
+                continue
+            (folder / "mvu.v").write_text(verilog)
             t0 = time.perf_counter()
             r = synth_fpga([folder / "mvu.v"], "mvu", folder, timeout_s=3600, use_dsp=False)
             mem = {k: v for k, v in r.cells_by_type.items() if k.startswith("RAM")}
@@ -122,6 +127,7 @@ def measure_luts(work: Path) -> list[dict[str, object]]:
                          "luts": r.luts, "carry4": r.carry, "flip_flops": r.flip_flops,
                          "lutram_and_bram_cells": mem,
                          "synth_seconds": round(time.perf_counter() - t0, 1)})
+            cached.write_text(json.dumps(rows[-1]))
             print(rows[-1], flush=True)
     return rows
 

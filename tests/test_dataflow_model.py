@@ -156,6 +156,18 @@ def test_lut_model_fit_recovers_known_coefficients() -> None:
         LutModel.fit(samples[:3])
 
 
+def test_lut_model_defaults_are_the_measured_fit() -> None:
+    """The defaults are the fit scripts/dataflow_check.py wrote (rounded)."""
+    import json
+
+    path = Path(__file__).resolve().parents[1] / "results/dataflow/dataflow_check.json"
+    if not path.is_file():
+        pytest.skip("no dataflow_check.json: run scripts/dataflow_check.py")
+    fitted = json.loads(path.read_text())["lut_model"]
+    for key, value in LutModel().__dict__.items():
+        assert value == pytest.approx(fitted[key], rel=1e-3)
+
+
 def test_optimiser_errors_are_clear() -> None:
     with pytest.raises(ValueError, match="exactly one"):
         optimise_folding(NET, 1e8)
