@@ -274,7 +274,7 @@ class RunConfig(_Strict):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def _format_error(source: str, err: ValidationError) -> str:
+def format_validation_error(source: str, err: ValidationError) -> str:
     parts = []
     for item in err.errors():
         loc = ".".join(str(p) for p in item["loc"]) or "<root>"
@@ -293,7 +293,7 @@ def parse_config(data: Any, source: str = "config") -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_error(source, err)) from None
+        raise ConfigError(format_validation_error(source, err)) from None
 
 
 def read_yaml(path: str | Path, what: str = "config file") -> Any:

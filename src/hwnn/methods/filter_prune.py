@@ -49,7 +49,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 from rich.console import Console
 
-from hwnn.config import RunConfig, StageConfig, parse_config, read_yaml
+from hwnn.config import (
+    RunConfig,
+    StageConfig,
+    format_validation_error,
+    parse_config,
+    read_yaml,
+)
 from hwnn.cost.model_shapes import model_shapes
 from hwnn.data.base import Dataset, InputQuant
 from hwnn.errors import ConfigError
@@ -121,8 +127,7 @@ def load_study(path: str | Path) -> tuple[FilterPruneStudy, RunConfig, Path]:
     try:
         study = FilterPruneStudy.model_validate(read_yaml(path, "filter-pruning study"))
     except ValidationError as err:
-        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
-        raise ConfigError(f"{path}: " + "; ".join(parts)) from None
+        raise ConfigError(format_validation_error(str(path), err)) from None
     cfg = copy.deepcopy(read_yaml(path.parent / study.config, "run config"))
     for key, value in study.set.items():
         set_dotted(cfg, key, value)
