@@ -23,23 +23,40 @@ from hwnn.train.build import build_from_shape
 
 
 def _hand_layer() -> QuantLinear:
-    """Three binary filters with scale 0.5 and known quantization errors."""
-    layer = QuantLinear(4, 3, weight_quant=BinaryQuantizer(0.5))
+    """Three binary filters; the layer's least-squares scale is mean |w| = 6 / 12 = 0.5 (the
+    fixed scale 0.125 of the quantizer does not enter eq. 4.8)."""
+    layer = QuantLinear(4, 3, weight_quant=BinaryQuantizer(0.125))
     with torch.no_grad():
-        layer.weight.copy_(torch.tensor([[0.5, -0.5, 0.5, -0.5],  # q = w: MSQE 0
+        layer.weight.copy_(torch.tensor([[0.5, -0.5, 0.5, -0.5],  # q = 0.5 sign(w) = w: 0
                                          [1.0, -1.0, 0.5, 0.5],  # (0.25 + 0.25) / 4 = 0.125
-                                         [0.1, 0.1, -0.1, -0.1]]))  # 0.4^2 = 0.16
+                                         [0.1, 0.4, -0.1, -0.4]]))  # (.16+.01+.16+.01)/4
     return layer
 
 
 def test_msqe_by_hand() -> None:
-    assert msqe(_hand_layer()).tolist() == pytest.approx([0.0, 0.125, 0.16])
+    assert msqe(_hand_layer()).tolist() == pytest.approx([0.0, 0.125, 0.085])
+
+
+def test_msqe_of_ternary_and_uniform_layers() -> None:
+    from hwnn.quant.ternary import TernaryQuantizer
+    from hwnn.quant.uniform import int_weight_quant
+
+    tern = QuantLinear(4, 2, weight_quant=TernaryQuantizer(0.3, 0.125))
+    with torch.no_grad():  # non-zero levels: |w| = 0.5, 0.7, 0.4, 0.6 -> alpha = 0.55
+        tern.weight.copy_(torch.tensor([[0.5, -0.7, 0.1, 0.0], [0.4, 0.6, -0.2, 0.3]]))
+    want0 = (0.05**2 + 0.15**2 + 0.1**2 + 0.0) / 4
+    want1 = (0.15**2 + 0.05**2 + 0.2**2 + 0.3**2) / 4
+    assert msqe(tern).tolist() == pytest.approx([want0, want1])
+    uni = QuantLinear(3, 1, weight_quant=int_weight_quant(2, per_channel=True))
+    with torch.no_grad():  # 2-bit narrow range: levels -1, 0, 1 of scale max|w| = 1.0
+        uni.weight.copy_(torch.tensor([[1.0, 0.4, -0.6]]))
+    assert msqe(uni).tolist() == pytest.approx([(0.0 + 0.16 + 0.16) / 3])
 
 
 def test_msqe_prunes_the_largest_error_and_l1_the_smallest_norm() -> None:
     layer = _hand_layer()
-    assert torch.argsort(filter_importance(layer, "msqe")).tolist() == [2, 1, 0]
-    assert filter_importance(layer, "l1").tolist() == pytest.approx([2.0, 3.0, 0.4])
+    assert torch.argsort(filter_importance(layer, "msqe")).tolist() == [1, 2, 0]
+    assert filter_importance(layer, "l1").tolist() == pytest.approx([2.0, 3.0, 1.0])
     a = filter_importance(layer, "random", torch.Generator().manual_seed(3))
     b = filter_importance(layer, "random", torch.Generator().manual_seed(3))
     assert torch.equal(a, b)

@@ -4,9 +4,9 @@ and rebuild a smaller network from the kept weights.
 Ranking metrics (:func:`filter_importance`, higher = keep):
 
 * ``msqe`` - the quantization error of eq. 4.8, ``MSQE_N = (1/n) sum_z (q_z - w_z)^2`` over
-  the ``n = K^2 I`` weights of filter ``N`` (``q`` the de-quantized weight the layer computes
-  with, ``w`` the real weight); the thesis prunes the filters with the *highest* error first
-  (§4.5.4 "Qerror"), so the importance is ``-MSQE``;
+  the ``n = K^2 I`` weights of filter ``N`` (``q`` the quantized weight times the layer's
+  scaling coefficient, :func:`msqe`; ``w`` the real weight); the thesis prunes the filters
+  with the *highest* error first (§4.5.4 "Qerror"), so the importance is ``-MSQE``;
 * ``l1`` - the L1 norm of the real weights, the smallest pruned first (Li et al., "Pruning
   filters for efficient ConvNets"; the thesis's "Real" magnitude ranking);
 * ``random`` - a seeded random order (the thesis's "Random" baseline).
@@ -58,11 +58,27 @@ def prunable_layers(model: QuantSequential) -> list[PrunableLayer]:
 
 @torch.no_grad()
 def msqe(layer: nn.Module) -> torch.Tensor:
-    """Eq. 4.8 per filter: mean over the filter's weights of ``(q - w)^2``, ``q`` the weight
-    the quantizer makes (``w`` itself when quantization is off)."""
+    """Eq. 4.8 per filter: mean over the filter's weights of ``(q - w)^2``.
+
+    ``q`` is the quantized weight with the layer's scaling coefficient (eq. 4.3,
+    ``alpha * Q``). Our binary and ternary layers compute with a fixed power-of-two scale
+    that only keeps activations in range (the requantizer absorbs it), unrelated to the
+    size of the real weights, so for them ``alpha`` is the least-squares scale of the layer,
+    ``alpha = sum |w| |Q| / sum Q^2`` (the mean ``|W|`` of binary weights, DoReFa's ``E|W|``,
+    thesis ref. [144]); every other quantizer (uniform, SYQ's learned scales, AddNet) gives
+    its own ``q``. Without quantization ``q = w``."""
+    from hwnn.quant.ternary import BITWISE
+
     w = layer.masked_weight()
     quant = layer.weight_quant
-    q = quant(w) if quant is not None and quant.enabled else w
+    if quant is None or not quant.enabled:
+        q = w
+    elif isinstance(quant, BITWISE):
+        levels = quant.levels(w)
+        alpha = (w.abs() * levels.abs()).sum() / (levels**2).sum().clamp_min(1)
+        q = alpha * levels
+    else:
+        q = quant(w)
     return ((q - w) ** 2).reshape(w.shape[0], -1).mean(dim=1)
 
 
