@@ -203,6 +203,26 @@ def test_mvu_in_every_simulator(tmp_path_factory) -> None:
     _check_mvu(tmp_path_factory, 7, True, True, 2, 3, available_simulators())
 
 
+@needs_iverilog
+def test_simulation_from_a_relative_folder(tmp_path: Path, monkeypatch) -> None:
+    """`hwnn sim runs/x` passes relative folders; Verilator's object folder must still be
+    found (it once resolved against the simulation folder twice)."""
+    from hwnn.eda.rtlsim import available_simulators, simulate
+    from hwnn.logic.mvu import mvu_testbench, mvu_verilog
+
+    layer = _layer(np.random.default_rng(3), 12, 8, True, False)
+    x = np.random.default_rng(4).integers(0, 16, (2, 12))
+    _, y = layer_forward(layer, x)
+    monkeypatch.chdir(tmp_path)
+    folder = Path("rel") / "sim"
+    (folder).mkdir(parents=True)
+    (folder / "mvu.v").write_text(mvu_verilog(layer, Folding(2, 3)))
+    mvu_testbench(layer, Folding(2, 3), x, y, folder)
+    for simulator in available_simulators():
+        result = simulate([folder / "tb.v", folder / "mvu.v"], folder, simulator)  # type: ignore[arg-type]
+        assert result.vectors == 2 and result.mismatches == 0
+
+
 def _check_mvu(tmp_path_factory, seed: int, binary: bool, signed_in: bool, pe: int, simd: int,
                simulators: list[str]) -> None:
     from hwnn.eda.rtlsim import simulate

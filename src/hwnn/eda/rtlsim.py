@@ -71,7 +71,7 @@ def parse_output(text: str, simulator: str, log_path: Path) -> SimResult:
 def simulate(sources: Sequence[Path], workdir: Path, simulator: Simulator = "icarus",
              top: str = "tb", timeout_s: float = 1800) -> SimResult:
     """Compile and run ``sources`` (testbench first) in ``workdir``."""
-    workdir = Path(workdir)
+    workdir = Path(workdir).resolve()  # the tools run in workdir: relative paths would break
     srcs = [str(Path(s).resolve()) for s in sources]
     if simulator == "icarus":
         run_tool([require_tool("iverilog"), "-g2005", "-s", top, "-o", "sim.vvp", *srcs],
