@@ -11,7 +11,7 @@ from hwnn.config import load_config, parse_config
 from hwnn.errors import ConfigError
 
 CONFIGS = sorted(p for p in (Path(__file__).parents[1] / "configs").rglob("*.yaml")
-                 if not {"sweeps", "logicnets"} & set(p.parts))
+                 if not {"sweeps", "logicnets", "filter_prune"} & set(p.parts))
 GOOD = {
     "name": "t",
     "data": {"task": "nid"},
@@ -33,6 +33,15 @@ def with_change(path: list[str], value: object) -> dict:
 def test_shipped_configs_parse(path: Path) -> None:
     cfg = load_config(path)
     assert cfg.name == path.stem
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs" /
+                                         "filter_prune").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_filter_prune_studies_load(path: Path) -> None:
+    from hwnn.methods.filter_prune import load_study
+
+    study, run_cfg, _ = load_study(path)
+    assert study.name == path.stem and run_cfg.model.kind == "cnn"
 
 
 def test_demo_config_parses() -> None:
