@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,14 @@ from hwnn.config import (
 from hwnn.cost.model_shapes import model_shapes
 from hwnn.data.base import Dataset, InputQuant
 from hwnn.errors import ConfigError
-from hwnn.prune.filters import Metric, prunable_layers, pruned_config, select_filters, shrink
+from hwnn.prune.filters import (
+    Metric,
+    filter_counts,
+    filter_widths,
+    pruned_config,
+    select_filters,
+    shrink,
+)
 from hwnn.sweep.spec import set_dotted
 from hwnn.train.io import atomic_write_json
 
@@ -175,11 +182,6 @@ def base_run_dir(study: FilterPruneStudy, base_cfg: RunConfig, study_dir: Path, 
     return run
 
 
-def _filters(model_cfg: Any) -> list[int]:
-    n_conv = len(model_cfg.channels or []) if model_cfg.kind == "cnn" else 0
-    return [*(model_cfg.channels or [])[:n_conv], *model_cfg.hidden]
-
-
 def prune_step(prev_run: Path, targets: dict[int, int], metric: Metric, seed: int,
                finetune: StageConfig, run_dir: Path, console: Console,
                dataset: Dataset | None = None) -> dict[str, Any]:
@@ -189,7 +191,7 @@ def prune_step(prev_run: Path, targets: dict[int, int], metric: Metric, seed: in
     from hwnn.train.weights_file import save_weights_file
 
     cfg, model, ds = load_run(prev_run)
-    current = {p.index: p.filters for p in prunable_layers(model)}
+    current = filter_counts(model)
     remove = {i: current[i] - n for i, n in targets.items()}
     if any(r < 0 for r in remove.values()):
         raise ValueError(f"{prev_run} has fewer filters than the targets {targets}")
@@ -213,7 +215,7 @@ def prune_step(prev_run: Path, targets: dict[int, int], metric: Metric, seed: in
                           {"from": str(prev_run), "metric": metric,
                            "kept": {str(i): k for i, k in keep.items()}})
     _train(run_cfg, run_dir, console, dataset)
-    return {"run": str(run_dir), "filters": _filters(model_cfg), "kept": keep}
+    return {"run": str(run_dir), "filters": filter_widths(model_cfg), "kept": keep}
 
 
 def run_summary(run_dir: Path) -> dict[str, Any]:
@@ -226,7 +228,7 @@ def run_summary(run_dir: Path) -> dict[str, Any]:
     stages = metrics["stages"]
     last = "qat" if "qat" in stages else "float"
     shapes = model_shapes(model)
-    return {"run": str(run_dir), "filters": _filters(cfg.model),
+    return {"run": str(run_dir), "filters": filter_widths(cfg.model),
             "test": summary.get("qat", summary.get("float")),
             "val": stages[last]["val"][summary["metric"]],
             "test_before_finetune": summary.get("init"),
@@ -241,7 +243,7 @@ def ranking_study(study: FilterPruneStudy, base: Path, out: Path, console: Conso
     assert study.ranking is not None
     r = study.ranking
     _, base_model, _ = load_run(base)
-    layers = {p.index: p.filters for p in prunable_layers(base_model)}
+    layers = filter_counts(base_model)
     chosen = r.layers if r.layers is not None else sorted(layers)
     bad = sorted(set(chosen) - set(layers))
     if bad:
@@ -270,24 +272,19 @@ def _accepted(summary: dict[str, Any], base_val: float, tolerance: float) -> boo
     return base_val - float(summary["val"]) <= tolerance + 1e-12
 
 
-def _current_filters(run: Path) -> dict[int, int]:
+def _network(run: Path) -> tuple[dict[int, int], list[Any]]:
+    """Filters per prunable layer and the dataflow shapes of a run (one model load)."""
     from hwnn.train.build import load_run
 
-    _, model, _ = load_run(run)
-    return {p.index: p.filters for p in prunable_layers(model)}
-
-
-def _shapes(run: Path) -> list[Any]:
-    from hwnn.train.build import load_run
-
-    return model_shapes(load_run(run)[1])
+    model = load_run(run)[1]
+    return filter_counts(model), model_shapes(model)
 
 
 def hardware_cost(run: Path, hw: HardwareStudy) -> dict[str, Any]:
     """The run's network folded for the fastest pipeline within the LUT budget."""
     from hwnn.cost.dataflow import optimise_folding
 
-    cost = optimise_folding(_shapes(run), hw.clock_mhz * 1e6, lut_budget=hw.lut_budget,
+    cost = optimise_folding(_network(run)[1], hw.clock_mhz * 1e6, lut_budget=hw.lut_budget,
                             lut_model=_lut_model())
     d = cost.as_dict()
     d["fps_per_klut"] = cost.fps / (cost.luts / 1000)
@@ -318,13 +315,13 @@ def aware_chain(study: FilterPruneStudy, base: Path, out: Path, console: Console
     hw = study.hardware
     assert hw is not None
     clock = hw.clock_mhz * 1e6
-    original = _current_filters(base)
+    original = _network(base)[0]
     base_val = float(run_summary(base)["val"])
     folder = out / "hardware" / "aware"
     accepted, points, prev = [base], [], base
     for it in range(1, hw.max_iterations + 1):
-        filters = _current_filters(prev)
-        cost = optimise_folding(_shapes(prev), clock, lut_budget=hw.lut_budget,
+        filters, shapes = _network(prev)
+        cost = optimise_folding(shapes, clock, lut_budget=hw.lut_budget,
                                 lut_model=_lut_model())
         candidates = [i for i in filters if filters[i] > 1]
         if not candidates:
@@ -345,10 +342,10 @@ def aware_chain(study: FilterPruneStudy, base: Path, out: Path, console: Console
         prev = run
     final, rounding = base, []
     for cand in reversed(accepted):
-        filters = _current_filters(cand)
+        filters, shapes = _network(cand)
         pruned = [i for i in filters if filters[i] < original[i]]
         max_drop = {i: round(hw.round_max_drop * original[i]) for i in pruned}
-        counts, _ = round_filters(_shapes(cand), pruned, clock, hw.lut_budget, max_drop,
+        counts, _ = round_filters(shapes, pruned, clock, hw.lut_budget, max_drop,
                                   _lut_model())
         if all(counts[i] == filters[i] for i in pruned):
             final = cand
@@ -367,6 +364,32 @@ def aware_chain(study: FilterPruneStudy, base: Path, out: Path, console: Console
     return {"iterations": points, "rounding": rounding, "final": str(final)}
 
 
+def _tolerance_chain(name: str, base: Path, folder: Path, hw: HardwareStudy,
+                     targets_at: Callable[[int], dict[int, int]], seed_at: Callable[[int], int],
+                     study: FilterPruneStudy, console: Console, dataset: Dataset | None
+                     ) -> dict[str, Any]:
+    """Iteration ``t`` prunes to ``targets_at(t)`` filters (MSQE) from the previous accepted
+    network and fine-tunes, while validation stays within the tolerance; stops when the
+    targets no longer change. Returns the iterations and the last accepted network."""
+    base_val = float(run_summary(base)["val"])
+    final, points, prev = base, [], base
+    for it in range(1, hw.max_iterations + 1):
+        targets = targets_at(it)
+        if targets == _network(prev)[0]:
+            break
+        run = folder / f"iter{it}"
+        if not _finished(run):
+            console.print(f"[bold]{name}[/] iteration {it}: filters {targets}")
+            prune_step(prev, targets, "msqe", seed_at(it), study.finetune, run, console,
+                       dataset)
+        point = _chain_point(run, base_val, hw, iteration=it)
+        points.append(point)
+        if not point["accepted"]:
+            break
+        final = prev = run
+    return {"iterations": points, "final": str(final)}
+
+
 def uniform_chain(study: FilterPruneStudy, base: Path, out: Path, console: Console,
                   dataset: Dataset | None) -> dict[str, Any]:
     """Hardware-unaware, naive: every prunable layer loses ``step`` of its filters per
@@ -374,27 +397,15 @@ def uniform_chain(study: FilterPruneStudy, base: Path, out: Path, console: Conso
     ranking study's MSQE chain when its step is the same."""
     hw = study.hardware
     assert hw is not None
-    original = _current_filters(base)
-    base_val = float(run_summary(base)["val"])
+    original = _network(base)[0]
     r = study.ranking
     shared = r is not None and r.step == hw.step and r.layers in (None, sorted(original))
     folder = out / "ranking" / "msqe" if shared else out / "hardware" / "uniform"
-    final, points, prev = base, [], base
-    for it in range(1, hw.max_iterations + 1):
-        targets = {i: max(1, n - round(it * hw.step * n)) for i, n in original.items()}
-        if targets == _current_filters(prev):
-            break
-        run = folder / f"iter{it}"
-        if not _finished(run):
-            console.print(f"[bold]uniform[/] iteration {it}: filters {targets}")
-            prune_step(prev, targets, "msqe", (r.seed if r else 0) + it, study.finetune, run,
-                       console, dataset)
-        point = _chain_point(run, base_val, hw, iteration=it)
-        points.append(point)
-        if not point["accepted"]:
-            break
-        final = prev = run
-    return {"iterations": points, "final": str(final), "folder": str(folder)}
+    chain = _tolerance_chain(
+        "uniform", base, folder, hw,
+        lambda it: {i: max(1, n - round(it * hw.step * n)) for i, n in original.items()},
+        lambda it: (r.seed if r else 0) + it, study, console, dataset)
+    return {**chain, "folder": str(folder)}
 
 
 def layer_sensitivity(base: Path, hw: HardwareStudy, dataset: Dataset | None
@@ -407,7 +418,7 @@ def layer_sensitivity(base: Path, hw: HardwareStudy, dataset: Dataset | None
 
     cfg, model, ds_info = load_run(base)
     ds = dataset or load_dataset(cfg.data.task, cfg.data.data_dir, cfg.data.seed, cfg.data.ofc)
-    original = _current_filters(base)
+    original = filter_counts(model)
     out: dict[int, dict[str, float]] = {}
     for i, n in original.items():
         out[i] = {}
@@ -429,49 +440,34 @@ def sensitivity_chain(study: FilterPruneStudy, base: Path, out: Path, console: C
     to ``min(rate, t * step)`` and fine-tunes, while validation stays within the tolerance."""
     hw = study.hardware
     assert hw is not None
-    original = _current_filters(base)
+    original = _network(base)[0]
     base_val = float(run_summary(base)["val"])
     sens = layer_sensitivity(base, hw, dataset)
     rates = {i: max([0.0] + [float(r) for r, acc in sens[i].items()
                              if base_val - acc <= hw.sensitivity_drop]) for i in original}
-    folder = out / "hardware" / "sensitivity"
-    final, points, prev = base, [], base
-    for it in range(1, hw.max_iterations + 1):
-        targets = {i: max(1, n - round(min(rates[i], it * hw.step) * n))
-                   for i, n in original.items()}
-        if targets == _current_filters(prev):
-            break
-        run = folder / f"iter{it}"
-        if not _finished(run):
-            console.print(f"[bold]sensitivity[/] iteration {it}: filters {targets}")
-            prune_step(prev, targets, "msqe", it, study.finetune, run, console, dataset)
-        point = _chain_point(run, base_val, hw, iteration=it)
-        points.append(point)
-        if not point["accepted"]:
-            break
-        final = prev = run
+    chain = _tolerance_chain(
+        "sensitivity", base, out / "hardware" / "sensitivity", hw,
+        lambda it: {i: max(1, n - round(min(rates[i], it * hw.step) * n))
+                    for i, n in original.items()},
+        lambda it: it, study, console, dataset)
     return {"sensitivity": {str(i): v for i, v in sens.items()},
-            "rates": {str(i): r for i, r in rates.items()}, "iterations": points,
-            "final": str(final)}
+            "rates": {str(i): r for i, r in rates.items()}, **chain}
 
 
 def hardware_study(study: FilterPruneStudy, base: Path, out: Path, console: Console,
                    dataset: Dataset | None = None) -> dict[str, Any]:
     """Algorithm 3 vs uniform and sensitivity pruning; each final network with its
     accuracy, operations and the fastest folding within the LUT budget."""
-    from hwnn.cost.dataflow import optimise_folding
-
     hw = study.hardware
     assert hw is not None
     try:
-        optimise_folding(_shapes(base), hw.clock_mhz * 1e6, lut_budget=hw.lut_budget,
-                         lut_model=_lut_model())
+        original_cost = hardware_cost(base, hw)
     except ValueError as err:
         raise ConfigError(f"hardware.lut_budget: {err}") from None
     methods = {"aware": aware_chain(study, base, out, console, dataset),
                "uniform": uniform_chain(study, base, out, console, dataset),
                "sensitivity": sensitivity_chain(study, base, out, console, dataset)}
-    finals = {"original": {**run_summary(base), "hardware": hardware_cost(base, hw)}}
+    finals = {"original": {**run_summary(base), "hardware": original_cost}}
     for name, chain in methods.items():
         run = Path(chain["final"])
         finals[name] = {**run_summary(run), "hardware": hardware_cost(run, hw)}

@@ -118,10 +118,21 @@ def select_filters(model: QuantSequential, remove: Mapping[int, int], metric: Me
     return keep
 
 
+def filter_counts(model: QuantSequential) -> dict[int, int]:
+    """Filters of every prunable weight layer, by layer index."""
+    return {p.index: p.filters for p in prunable_layers(model)}
+
+
+def filter_widths(cfg: ModelConfig) -> list[int]:
+    """Filters per weight layer but the output layer, from the config: conv channels (cnn),
+    then the hidden widths."""
+    return [*((cfg.channels or []) if cfg.kind == "cnn" else []), *cfg.hidden]
+
+
 def pruned_config(cfg: ModelConfig, keep: Mapping[int, Sequence[int]]) -> ModelConfig:
     """``cfg`` with the channel/hidden widths of the kept filters."""
     n_conv = len(cfg.channels or []) if cfg.kind == "cnn" else 0
-    widths = [*(cfg.channels or [])[:n_conv], *cfg.hidden]
+    widths = filter_widths(cfg)
     for index, kept in keep.items():
         widths[index] = len(kept)
     update = {"hidden": widths[n_conv:]}
