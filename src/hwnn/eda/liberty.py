@@ -130,6 +130,26 @@ def sequential_cells(liberty: str | os.PathLike[str]) -> frozenset[str]:
     return _sequential_cells(str(path), path.stat().st_mtime_ns)
 
 
+_AREA_ATTR = re.compile(r"^\s*area\s*:\s*([0-9.eE+-]+)\s*;", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=4)
+def _cell_areas(path: str, _mtime_ns: int) -> dict[str, float]:
+    text = Path(path).read_text()
+    areas = {}
+    for name, start, end in iter_cells(text):
+        found = _AREA_ATTR.search(text, start, end)
+        if found is not None:
+            areas[name] = float(found.group(1))
+    return areas
+
+
+def cell_areas(liberty: str | os.PathLike[str]) -> dict[str, float]:
+    """``area`` of every cell of an uncompressed liberty (um^2 for Nangate45), by name."""
+    path = Path(liberty)
+    return dict(_cell_areas(str(path), path.stat().st_mtime_ns))
+
+
 def cell_models(
     data_dir: str | os.PathLike[str] | None = None, *, timeout_s: float = 300
 ) -> Path:

@@ -45,7 +45,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hwnn.eda.liberty import BUFFER, TIE_HI, TIE_LO, liberty_path, sequential_cells
+from hwnn.eda.liberty import (
+    BUFFER,
+    TIE_HI,
+    TIE_LO,
+    cell_areas,
+    liberty_path,
+    sequential_cells,
+)
+from hwnn.eda.stitch import stitch_netlist
 from hwnn.eda.tools import require_tool, run_tool
 from hwnn.errors import EdaError
 
@@ -70,6 +78,7 @@ class AsicSynthResult:
     abc_script_path: Path
     retimed: bool = False
     partitions: int = 0  # leaf modules mapped one by one (0: the whole design at once)
+    stitch: dict[str, int] | None = None  # partitioned: hwnn.eda.stitch counts and version
 
 
 @dataclass(frozen=True)
@@ -180,22 +189,27 @@ def synth_asic(
     partition: bool = False,
     jobs: int = 1,
     progress: PartitionProgress | None = None,
+    black_boxes: bool = False,
 ) -> AsicSynthResult:
     """Synthesise ``top`` onto Nangate45; returns area, cell counts and the netlist path.
 
     ``clock_period_ps`` becomes ABC's delay target (``&nf -D``); ``retime=True`` runs the
     measured register-retiming recipe before flip-flop mapping (module docstring).
     ``partition=True``: one leaf module at a time, ``jobs`` at once (:func:`_asic_by_leaves`).
+    ``black_boxes=True``: the sources instantiate black-box modules (:func:`leaf_stub`); Yosys
+    then prints no chip area, so the area is that of the liberty cells only (summed here
+    from the liberty's ``area`` attributes) and the black boxes stay in ``cells_by_type``.
     """
     if partition:
-        def mapper(files: Sequence[Path], name: str, folder: Path,
-                   retime_here: bool) -> AsicSynthResult:
+        def mapper(files: Sequence[Path], name: str, folder: Path, retime_here: bool,
+                   boxes: bool = False) -> AsicSynthResult:
             return synth_asic(files, name, folder, clock_period_ps=clock_period_ps,
-                              retime=retime_here, timeout_s=timeout_s, data_dir=data_dir)
+                              retime=retime_here, timeout_s=timeout_s, data_dir=data_dir,
+                              black_boxes=boxes)
 
         options = f"asic flow {ASIC_FLOW_VERSION}, clock {clock_period_ps}, retime {retime}"
         return _asic_by_leaves(verilog_files, top, Path(workdir).resolve(), mapper, retime,
-                               options, jobs, progress)
+                               options, jobs, progress, data_dir)
     yosys = require_tool("yosys")
     abc = require_tool("yosys-abc")
     lib = liberty_path(data_dir)
@@ -234,15 +248,21 @@ def synth_asic(
     script.write_text("\n".join(lines) + "\n")
     log = work / "synth_asic.log"
     run_tool([yosys, "-s", script], cwd=work, log_path=log, timeout_s=timeout_s)
-    areas = {m.group("module").lstrip("\\"): m for m in _AREA.finditer(stat_txt.read_text())}
-    match = areas.get(top)
-    if match is None:
-        raise EdaError(f"no chip area for {top} in Yosys stat output {stat_txt}; log: {log}")
     cells = _stat_cells(stat_json, top)
     _check_mapped(cells, log)
+    if black_boxes:
+        lib_areas = cell_areas(lib)
+        area = sum(n * lib_areas[name] for name, n in cells.items() if name in lib_areas)
+    else:
+        areas = {m.group("module").lstrip("\\"): float(m.group("area"))
+                 for m in _AREA.finditer(stat_txt.read_text())}
+        if top not in areas:
+            raise EdaError(f"no chip area for {top} in Yosys stat output {stat_txt}; "
+                           f"log: {log}")
+        area = areas[top]
     flops = sequential_cells(lib)
     return AsicSynthResult(
-        area_um2=float(match.group("area")),
+        area_um2=area,
         cell_count=sum(cells.values()),
         cells_by_type=cells,
         flip_flops=sum(n for name, n in cells.items() if name in flops),
@@ -425,27 +445,32 @@ def _map_leaves(part: Partition, work: Path, jobs: int, progress: PartitionProgr
 
 
 def _asic_by_leaves(verilog_files: Sequence[str | os.PathLike[str]], top: str, work: Path,
-                    mapper: Callable[[Sequence[Path], str, Path, bool], AsicSynthResult],
+                    mapper: Callable[..., AsicSynthResult],
                     retime: bool, options: str, jobs: int,
-                    progress: PartitionProgress | None) -> AsicSynthResult:
-    """:func:`synth_asic` one leaf module at a time, then the whole design from the mapped
-    leaves (``mapper(files, top, folder, retime)`` is :func:`synth_asic` with the caller's
-    clock, timeout and liberty).
+                    progress: PartitionProgress | None,
+                    data_dir: str | os.PathLike[str] | None) -> AsicSynthResult:
+    """:func:`synth_asic` one leaf module at a time, then the glue, then one flat netlist
+    (``mapper(files, top, folder, retime, black_boxes=False)`` is :func:`synth_asic` with
+    the caller's clock, timeout and liberty).
 
     Each leaf (for :mod:`hwnn.logic.verilog` with ``partition=True``: one neuron and its
     register chain, or the head) goes through the full recipe, retiming included, in its own
-    Yosys process under ``work/parts/<leaf>/``. The glue modules and the mapped leaf
-    netlists (liberty cells, read as black boxes) then pass through the same recipe once
-    more, without retiming: it flattens them, maps whatever logic the glue has, adds tie
-    cells/buffers and reports area and cells for ``top``.
+    Yosys process under ``work/parts/<leaf>/``. The glue modules then pass through the same
+    recipe, without retiming, with every leaf read as a black box of its ports only
+    (:func:`leaf_stub`): the glue is flattened into a *shell* ``top`` whose cells are the
+    leaf instances plus whatever logic the glue had. :func:`hwnn.eda.stitch.stitch_netlist`
+    expands the leaves into ``design_netlist.v``, shares identical cells across leaves and
+    drops cells no output depends on; area, cells and flip-flops are those of that netlist.
 
     Why: Yosys techmaps every adder of a design to fine gates before ABC sees any of it; the
     8-bit MNIST MLP (12,500 constant products in its first layer) needed more than 8 GiB
-    that way, while one neuron needs well under 1 GiB. What it costs: ABC no longer shares
-    logic between neurons (two neurons multiplying the same input by the same constant keep
-    two copies) and retiming cannot move registers across a leaf's ports; the per-neuron
-    register chains are exactly where the whole-design flow has them, so the pipeline is the
-    same.
+    that way, while one neuron needs well under 1 GiB. Reading the mapped leaves back into
+    one Yosys process does not scale either: its Verilog frontend ran out of 8 GiB on the
+    42nd of the 107 leaf netlists of that MLP (1.74M cells in all). What it costs: ABC
+    cannot restructure logic across neurons (the stitch only shares cells that are
+    identical gate for gate) and retiming cannot move registers across a leaf's ports; the
+    per-neuron register chains are exactly where the whole-design flow has them, so the
+    pipeline is the same.
     """
     part = partition_modules(verilog_files)
     if top not in part.glue and top not in part.leaves:
@@ -453,11 +478,40 @@ def _asic_by_leaves(verilog_files: Sequence[str | os.PathLike[str]], top: str, w
     mapped = _map_leaves(part, work, jobs, progress,
                          lambda src, name, folder: mapper([src], name, folder, retime),
                          AsicSynthResult, options)
-    glue = work / "glue.v"
+    if top in mapped:
+        return replace(mapped[top], retimed=retime, partitions=1)
+    stubs, glue = work / "leaf_stubs.v", work / "glue.v"
+    stubs.write_text("\n".join(leaf_stub(r.netlist_path.read_text(), name)
+                               for name, r in mapped.items()))
     glue.write_text("\n".join(part.glue.values()))
-    sources = [r.netlist_path for r in mapped.values()] + ([glue] if part.glue else [])
-    whole = mapper(sources, top, work, False)
-    return replace(whole, retimed=retime, partitions=len(mapped))
+    shell = mapper([stubs, glue], top, work, False, True)
+    flat = stitch_netlist(shell.netlist_path, top,
+                          {name: r.netlist_path for name, r in mapped.items()},
+                          work / "design_netlist.v", data_dir=data_dir)
+    return replace(shell, area_um2=flat.area_um2, cell_count=sum(flat.cells_by_type.values()),
+                   cells_by_type=flat.cells_by_type, flip_flops=flat.flip_flops,
+                   netlist_path=flat.netlist_path, retimed=retime, partitions=len(mapped),
+                   stitch=flat.summary())
+
+
+_NETLIST_HEADER = re.compile(r"^module\s+\\?(\S+?)\s*\(([^)]*)\);", re.MULTILINE)
+_PORT_DECL = re.compile(r"^\s*(input|output|inout)\s+(\[[^\]]*\]\s*)?(\\\S+|\w+)\s*;",
+                        re.MULTILINE)
+
+
+def leaf_stub(netlist_text: str, name: str) -> str:
+    """Module ``name`` of a Yosys-written netlist reduced to its port declarations, marked
+    ``(* blackbox *)``: Yosys then treats its instances as opaque cells and does not write
+    the module back out."""
+    header = next((m for m in _NETLIST_HEADER.finditer(netlist_text) if m.group(1) == name),
+                  None)
+    if header is None:
+        raise EdaError(f"module {name} not found in its mapped netlist")
+    end = netlist_text.find("\nendmodule", header.end())
+    body = netlist_text[header.end() : end if end >= 0 else None]
+    ports = [f"  {kind} {rng or ''}{port};" for kind, rng, port in _PORT_DECL.findall(body)]
+    return "\n".join(["(* blackbox *)", f"module {name}({header.group(2).strip()});",
+                      *ports, "endmodule", ""])
 
 
 def _fpga_by_leaves(verilog_files: Sequence[str | os.PathLike[str]], work: Path,

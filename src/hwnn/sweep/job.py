@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnn.atomic import atomic_write_bytes
+from hwnn.eda.stitch import STITCH_VERSION
 from hwnn.eda.yosys import ASIC_FLOW_VERSION
 from hwnn.sweep.spec import DesignSpec, Job
 
@@ -49,6 +50,8 @@ def _synth_done(run_dir: Path, key: str, job: Job, target: str) -> bool:
         return False
     if target == "fpga":
         return True
+    if entry.get("partitions", 0) > 1 and entry.get("stitch", {}).get("version") != STITCH_VERSION:
+        return False
     return (entry.get("asic_flow") == ASIC_FLOW_VERSION
             and entry.get("power_clock_mhz") == round(1000.0 / job.clock_ns, 3)
             and entry.get("power_vectors", 0) == job.power_vectors)
