@@ -109,16 +109,20 @@ def hardware_section(name: str, h: dict[str, Any], folder: Path) -> list[str]:
              "buffers (RAMB18).", ""]
     lines += table(["method", "filters", "val", "test", "MACs/frame", "rel.", "BRAM", "rel.",
                     "II cycles", "frames/s", "LUTs (model)", "fps/kLUT", "fps/BRAM"], rows)
-    aware = h["methods"]["aware"]
-    lines += ["", "Hardware-aware iterations (layer selection §4.5.1, then the rounding of "
-              "§4.5.2):", ""]
-    rows = [[p.get("iteration", "round"), p.get("pruned_layer", "–"),
-             " / ".join(str(v) for v in p["filters"]), pct(p["val"]), pct(p["test"]),
-             "yes" if p["accepted"] else "no"] for p in aware["iterations"]]
-    rows += [["round", "–", " / ".join(str(v) for v in p["filters"]), pct(p["val"]),
-              pct(p["test"]), "yes" if p["accepted"] else "no"]
-             for p in aware["rounding"] if "filters" in p]
-    lines += table(["iteration", "pruned layer", "filters", "val", "test", "accepted"], rows)
+    lines += ["", "Every pruning step tried, each fine-tuned from the step before (hardware-aware: "
+              "layer selection §4.5.1, then the rounding of §4.5.2; a step below the tolerance "
+              "ends the chain and the last accepted network is the result):", ""]
+    rows = []
+    for key, method in h["methods"].items():
+        steps = [*method["iterations"], *(p for p in method.get("rounding", ())
+                                          if "filters" in p)]
+        for p in steps:
+            rows.append([METHOD_LABEL.get(key, key), p.get("iteration", "round"),
+                         p.get("pruned_layer", "all" if key != "aware" else "–"),
+                         " / ".join(str(v) for v in p["filters"]), pct(p["val"]),
+                         pct(p["test"]), "yes" if p["accepted"] else "no"])
+    lines += table(["method", "step", "pruned layer", "filters", "val", "test", "accepted"],
+                   rows)
     sens = h["methods"]["sensitivity"]
     lines += ["", "Sensitivity (validation accuracy, one layer pruned alone, no fine-tuning) and "
               "the rate each layer gets:", ""]
