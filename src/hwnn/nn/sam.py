@@ -1,0 +1,160 @@
+"""The Sum-and-Max (SAM) layer of seed 001 (Prono et al., ISCAS 2022).
+
+Seed 001 eq. 5, per output ``j``::
+
+    o_j = max_i (x_i + W+_ij) + min_i (x_i + W-_ij)
+
+No multiplication, no activation function (max and min are the non-linearity); an optional
+per-output bias ``b_j`` is added when ``bias=True`` (the paper's layer has none: §II says
+bias and activation are not needed). Gradient (§II): the max (min) passes the upstream
+gradient to the one selected term only, i.e. to that ``x_i`` and that ``W+_ij`` (``W-_ij``);
+every other input and parameter of output ``j`` gets 0 from that term.
+
+Pruning (§III-D): a removed connection is a parameter set to ``-inf`` in the max (``+inf``
+in the min), so it can never be selected. Here the boolean buffers ``keep_plus`` /
+``keep_minus`` say which parameters are kept. A term whose every parameter is removed
+contributes 0 (the neuron then has no max or no min at all, as hardware would build it).
+
+Why a custom autograd function: autograd through ``torch.max`` would keep the
+``batch × n × m`` sum tensor for the backward pass (537 MB per term at the paper's 256 × 512
+× 1024 in float32). :class:`_SamTerm` evaluates the outputs in blocks of ``chunk`` outputs,
+keeps only the winning index per (sample, output) and scatters the gradient back from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+#: Elements of one ``batch × n × chunk`` block the forward pass materialises at a time
+#: (float32: 64 MB), which sets the output chunk size.
+BLOCK_ELEMENTS = 16 * 1024 * 1024
+
+
+def _chunk(batch: int, n: int, m: int, block_elements: int) -> int:
+    return max(1, min(m, block_elements // max(1, batch * n)))
+
+
+def sam_term(x: torch.Tensor, weight: torch.Tensor, keep: torch.Tensor | None, largest: bool,
+             block_elements: int = BLOCK_ELEMENTS) -> tuple[torch.Tensor, torch.Tensor]:
+    """``max_i (x_i + W_ij)`` (``largest``) or ``min_i``: values ``(B, m)`` and the winning
+    input index ``(B, m)`` (``-1`` where every parameter of output ``j`` is removed; the
+    value is then 0). ``x`` is ``(B, n)``, ``weight`` and ``keep`` are ``(n, m)``."""
+    batch, n = x.shape
+    m = weight.shape[1]
+    values = x.new_empty(batch, m)
+    index = torch.empty(batch, m, dtype=torch.long, device=x.device)
+    fill = float("-inf") if largest else float("inf")
+    step = _chunk(batch, n, m, block_elements)
+    for lo in range(0, m, step):
+        hi = min(m, lo + step)
+        w = weight[:, lo:hi]
+        if keep is not None:
+            w = w.masked_fill(~keep[:, lo:hi], fill)
+        block = x.unsqueeze(2) + w.unsqueeze(0)  # (B, n, c)
+        best = block.max(dim=1) if largest else block.min(dim=1)
+        values[:, lo:hi] = best.values
+        index[:, lo:hi] = best.indices
+    if keep is not None:
+        empty = ~keep.any(dim=0)  # outputs with no kept parameter in this term
+        if bool(empty.any()):
+            values[:, empty] = 0.0
+            index[:, empty] = -1
+    return values, index
+
+
+class _SamTerm(torch.autograd.Function):
+    """One SAM term with the §II gradient (see module docstring)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, keep: torch.Tensor | None,
+                largest: bool, block_elements: int) -> torch.Tensor:
+        values, index = sam_term(x, weight, keep, largest, block_elements)
+        ctx.save_for_backward(index)
+        ctx.shape = (x.shape, weight.shape)
+        return values
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
+        (index,) = ctx.saved_tensors
+        x_shape, w_shape = ctx.shape
+        live = index >= 0
+        g = grad_out * live
+        idx = index.clamp(min=0)
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad_out.new_zeros(x_shape).scatter_add_(1, idx, g)
+        if ctx.needs_input_grad[1]:
+            n, m = w_shape
+            flat = idx * m + torch.arange(m, device=idx.device)  # position of W[i*, j]
+            grad_w = grad_out.new_zeros(n * m).scatter_add_(0, flat.reshape(-1),
+                                                            g.reshape(-1)).view(n, m)
+        return grad_x, grad_w, None, None, None
+
+
+class SAMLinear(nn.Module):
+    """Seed 001 eq. 5 as a layer: ``(B, in_features) -> (B, out_features)``.
+
+    ``weight_plus`` / ``weight_minus`` are ``(in_features, out_features)`` (the paper's
+    ``W+`` and ``W-``, indexed ``[i, j]``); ``keep_plus`` / ``keep_minus`` mark the
+    connections left after pruning (all kept at first).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = False,
+                 init_scale: float = 0.1, block_elements: int = BLOCK_ELEMENTS) -> None:
+        super().__init__()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"SAMLinear needs positive sizes, got {in_features} -> "
+                             f"{out_features}")
+        self.in_features, self.out_features = in_features, out_features
+        self.block_elements = block_elements
+        shape = (in_features, out_features)
+        self.weight_plus = nn.Parameter(torch.empty(shape).uniform_(-init_scale, init_scale))
+        self.weight_minus = nn.Parameter(torch.empty(shape).uniform_(-init_scale, init_scale))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        self.register_buffer("keep_plus", torch.ones(shape, dtype=torch.bool))
+        self.register_buffer("keep_minus", torch.ones(shape, dtype=torch.bool))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"SAMLinear expects (batch, {self.in_features}) inputs, got "
+                             f"{tuple(x.shape)}")
+        keep_p = None if bool(self.keep_plus.all()) else self.keep_plus
+        keep_m = None if bool(self.keep_minus.all()) else self.keep_minus
+        out = (_SamTerm.apply(x, self.weight_plus, keep_p, True, self.block_elements)
+               + _SamTerm.apply(x, self.weight_minus, keep_m, False, self.block_elements))
+        return out if self.bias is None else out + self.bias
+
+    @torch.no_grad()
+    def activation_counts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """§III-D activation rate: how often each ``W+_ij`` wins its max and each ``W-_ij``
+        its min over the rows of ``x``; two ``(in_features, out_features)`` int64 tensors."""
+        counts = []
+        for weight, keep, largest in ((self.weight_plus, self.keep_plus, True),
+                                      (self.weight_minus, self.keep_minus, False)):
+            _, index = sam_term(x, weight, keep, largest, self.block_elements)
+            n, m = weight.shape
+            live = index >= 0
+            flat = (index * m + torch.arange(m))[live]
+            counts.append(torch.bincount(flat, minlength=n * m).view(n, m))
+        return counts[0], counts[1]
+
+    @torch.no_grad()
+    def prune_by_activation(self, counts_plus: torch.Tensor, counts_minus: torch.Tensor,
+                            threshold: int) -> int:
+        """Remove every connection activated fewer than ``threshold`` times (§III-D);
+        returns the number of parameters kept (both matrices)."""
+        self.keep_plus &= counts_plus >= threshold
+        self.keep_minus &= counts_minus >= threshold
+        return self.kept_parameters()
+
+    def kept_parameters(self) -> int:
+        """Parameters still used at inference: kept ``W+`` and ``W-`` entries (+ bias)."""
+        extra = 0 if self.bias is None else self.out_features
+        return int(self.keep_plus.sum()) + int(self.keep_minus.sum()) + extra
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}, kept={self.kept_parameters()}")

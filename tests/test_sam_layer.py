@@ -1,0 +1,119 @@
+"""SAMLinear (seed 001 eq. 5): forward, gradient routing, pruning and activation counting."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hwnn.nn.sam import SAMLinear
+
+
+def _naive(x: torch.Tensor, wp: torch.Tensor, wm: torch.Tensor, kp: torch.Tensor,
+           km: torch.Tensor) -> torch.Tensor:
+    """Eq. 5 by loops; a term with no kept parameter contributes 0."""
+    batch, n = x.shape
+    m = wp.shape[1]
+    out = torch.zeros(batch, m, dtype=x.dtype)
+    for b in range(batch):
+        for j in range(m):
+            plus = [x[b, i] + wp[i, j] for i in range(n) if kp[i, j]]
+            minus = [x[b, i] + wm[i, j] for i in range(n) if km[i, j]]
+            out[b, j] = (max(plus) if plus else 0.0) + (min(minus) if minus else 0.0)
+    return out
+
+
+@settings(max_examples=30, deadline=None)
+@given(batch=st.integers(1, 5), n=st.integers(1, 6), m=st.integers(1, 7),
+       block=st.integers(1, 64), seed=st.integers(0, 10_000), prune=st.booleans())
+def test_forward_matches_the_naive_reference(batch: int, n: int, m: int, block: int,
+                                             seed: int, prune: bool) -> None:
+    """Any block size (outputs evaluated in chunks), with and without removed connections."""
+    torch.manual_seed(seed)
+    layer = SAMLinear(n, m, block_elements=block, init_scale=1.0).double()
+    if prune:
+        layer.keep_plus.copy_(torch.rand(n, m) > 0.4)
+        layer.keep_minus.copy_(torch.rand(n, m) > 0.4)
+    x = torch.randn(batch, n, dtype=torch.float64)
+    expected = _naive(x, layer.weight_plus.detach(), layer.weight_minus.detach(),
+                      layer.keep_plus, layer.keep_minus)
+    assert torch.allclose(layer(x), expected)
+
+
+def test_gradient_goes_to_the_selected_term_only() -> None:
+    """One sample, one output: max picks x_1 + W+_1 = 5, min picks x_0 + W-_0 = -4; the
+    upstream gradient reaches exactly those inputs and parameters (§II)."""
+    layer = SAMLinear(3, 1).double()
+    with torch.no_grad():
+        layer.weight_plus.copy_(torch.tensor([[0.0], [3.0], [1.0]]))
+        layer.weight_minus.copy_(torch.tensor([[-5.0], [0.0], [0.0]]))
+    x = torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float64, requires_grad=True)
+    out = layer(x)
+    assert out.item() == pytest.approx(5.0 - 4.0)
+    (out * 2.0).sum().backward()
+    assert x.grad.tolist() == [[2.0, 2.0, 0.0]]
+    assert layer.weight_plus.grad.flatten().tolist() == [0.0, 2.0, 0.0]
+    assert layer.weight_minus.grad.flatten().tolist() == [2.0, 0.0, 0.0]
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), block=st.integers(1, 200))
+def test_gradients_equal_autograd_through_max_and_min(seed: int, block: int) -> None:
+    """The custom backward equals autograd through torch.max/min on the full sum tensor
+    (continuous random values: no ties)."""
+    torch.manual_seed(seed)
+    layer = SAMLinear(6, 5, bias=True, block_elements=block, init_scale=1.0).double()
+    x = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(4, 5, dtype=torch.float64)
+    (layer(x) * upstream).sum().backward()
+    ours = (x.grad.clone(), layer.weight_plus.grad.clone(), layer.weight_minus.grad.clone(),
+            layer.bias.grad.clone())
+    wp = layer.weight_plus.detach().clone().requires_grad_()
+    wm = layer.weight_minus.detach().clone().requires_grad_()
+    b = layer.bias.detach().clone().requires_grad_()
+    x2 = x.detach().clone().requires_grad_()
+    ref = ((x2[:, :, None] + wp[None]).amax(dim=1) + (x2[:, :, None] + wm[None]).amin(dim=1)
+           + b)
+    (ref * upstream).sum().backward()
+    for got, want in zip(ours, (x2.grad, wp.grad, wm.grad, b.grad), strict=True):
+        assert torch.allclose(got, want)
+
+
+def test_activation_counts_and_pruning_on_a_hand_made_example() -> None:
+    """Two inputs, one output. W+ = (0, 10): input 1 wins the max unless x_0 > x_1 + 10;
+    W- = (0, 0): the min goes to the smaller input. Three samples."""
+    layer = SAMLinear(2, 1).double()
+    with torch.no_grad():
+        layer.weight_plus.copy_(torch.tensor([[0.0], [10.0]]))
+        layer.weight_minus.zero_()
+    x = torch.tensor([[0.0, 1.0], [20.0, 1.0], [5.0, -1.0]], dtype=torch.float64)
+    plus, minus = layer.activation_counts(x)
+    assert plus.flatten().tolist() == [1, 2]
+    assert minus.flatten().tolist() == [1, 2]
+    assert layer.prune_by_activation(plus, minus, threshold=2) == 2
+    assert layer.keep_plus.flatten().tolist() == [False, True]
+    # pruned W+_0 can no longer win: sample 1 now takes x_1 + 10 = 11
+    out = layer(x)
+    assert out[1].item() == pytest.approx(11.0 + 1.0)
+    plus, minus = layer.activation_counts(x)
+    assert plus.flatten().tolist() == [0, 3] and minus.flatten().tolist() == [0, 3]
+
+
+def test_a_term_with_every_connection_removed_contributes_zero_and_no_gradient() -> None:
+    layer = SAMLinear(3, 2).double()
+    layer.keep_minus[:, 0] = False
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    out = layer(x)
+    plus_only = (x[:, :, None] + layer.weight_plus[None]).amax(dim=1)[:, 0]
+    assert torch.allclose(out[:, 0], plus_only)
+    out[:, 0].sum().backward()
+    assert layer.weight_minus.grad.abs().sum().item() == 0.0
+    assert layer.kept_parameters() == 2 * 6 - 3
+
+
+def test_bad_shapes_are_refused() -> None:
+    with pytest.raises(ValueError, match="positive sizes"):
+        SAMLinear(0, 3)
+    with pytest.raises(ValueError, match=r"\(batch, 4\)"):
+        SAMLinear(4, 2)(torch.zeros(3, 5))
