@@ -55,9 +55,11 @@ class ModelConfig(_Strict):
     ``kind: lutnet`` - LogicNets-style LUT neurons (:mod:`hwnn.nn.lutnet`): each neuron reads
     ``fan_in[k]`` randomly chosen outputs of the previous layer (fixed by ``seed``) and
     becomes a truth table; ``act_bits`` may be 1-3, ``out_bits`` is the (signed) output
-    width; ``weight_bits``/``per_channel`` do not apply (tables replace the weights)."""
+    width; ``weight_bits``/``per_channel`` do not apply (tables replace the weights).
+    ``kind: sam`` - seed 001's Sum-and-Max layers (:class:`hwnn.nn.sam.SAMNet`): ``hidden``
+    SAM layers, then a dense output layer; float training only (no quantizers yet)."""
 
-    kind: Literal["mlp", "lutnet", "cnn"] = "mlp"
+    kind: Literal["mlp", "lutnet", "cnn", "sam"] = "mlp"
     hidden: list[PositiveInt] = Field(description="hidden layer widths, e.g. [20] or [40, 25]")
     image: list[PositiveInt] | None = Field(
         None, description="cnn: input image shape [C, H, W] (MNIST: [1, 28, 28])")
@@ -90,6 +92,8 @@ class ModelConfig(_Strict):
     syq_granularity: Literal["layer", "row", "pixel"] = Field(
         "layer", description="SYQ scales: per layer; row = per kernel row of a conv / per "
         "output neuron of an FC layer; pixel = per kernel position of a conv (FC: per layer)")
+    sam_bias: bool = Field(False, description="sam: add a learned bias per SAM output (seed "
+                           "001's layer has none)")
     eta: float | list[float] = Field(
         0.5, description="ternary threshold on the real weights (kept in [-1, 1]); one value "
         "or one per weight layer (seed 002 uses up to 0.9)")
@@ -112,6 +116,12 @@ class ModelConfig(_Strict):
                 raise ValueError(f"kernel must be odd (same padding), got {self.kernel}")
         elif self.image is not None or self.channels is not None:
             raise ValueError("image and channels apply to kind: cnn only")
+        if self.kind == "sam":
+            if self.fan_in is not None or self.input_bits is not None or self.weights != "uniform":
+                raise ValueError("kind: sam takes hidden (SAM layer widths) and sam_bias only")
+            return self
+        if self.sam_bias:
+            raise ValueError("sam_bias applies to kind: sam only")
         if self.kind in ("mlp", "cnn"):
             if self.fan_in is not None or self.input_bits is not None:
                 raise ValueError("fan_in and input_bits apply to kind: lutnet only")

@@ -121,6 +121,9 @@ def export_run(run_dir: str | Path) -> IRNetwork | LutNetwork:
     if cfg.model.kind == "cnn":
         raise IRError(f"{run_dir} is a CNN: the integer IR has dense layers only, so CNN runs "
                       "stay in torch (integer mode: QuantSequential.forward_int)")
+    if cfg.model.kind == "sam":
+        raise IRError(f"{run_dir} is a SAM network (seed 001): its integer IR and logic are "
+                      "not built yet, so SAM runs stay in torch")
     head = "argmax" if ds["kind"] == "classification" else "slicer"
     meta = {"source_run": str(Path(run_dir).resolve()), "config": cfg.to_yaml_dict(),
             "dataset": {k: ds[k] for k in ("name", "kind", "input_width", "num_outputs")},

@@ -23,6 +23,7 @@ keeps only the winning index per (sample, output) and scatters the gradient back
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import torch
@@ -158,3 +159,22 @@ class SAMLinear(nn.Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}, kept={self.kept_parameters()}")
+
+
+class SAMNet(nn.Module):
+    """Seed 001 configuration B (§III-B, Fig. 2): SAM hidden layer(s), then a dense output
+    layer whose logits go to softmax / cross-entropy. No activation between them (§II: max
+    and min are the non-linearity)."""
+
+    def __init__(self, in_features: int, hidden: list[int], num_outputs: int,
+                 bias: bool = False) -> None:
+        super().__init__()
+        widths = [in_features, *hidden]
+        self.sam = nn.ModuleList(SAMLinear(a, b, bias=bias)
+                                 for a, b in itertools.pairwise(widths))
+        self.out = nn.Linear(widths[-1], num_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.sam:
+            x = layer(x)
+        return self.out(x)

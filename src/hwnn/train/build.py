@@ -21,12 +21,13 @@ from hwnn.nn.model import (
     load_weights,
     set_quant_enabled,
 )
+from hwnn.nn.sam import SAMNet
 from hwnn.quant.addnet import AddNetQuantizer
 from hwnn.quant.syq import SYQQuantizer
 from hwnn.quant.ternary import BinaryQuantizer, TernaryQuantizer, fan_in_scale
 from hwnn.quant.uniform import int_act_quant
 
-Model = QuantSequential | LutNet
+Model = QuantSequential | LutNet | SAMNet
 
 
 def build_model(cfg: ModelConfig, dataset: Dataset) -> Model:
@@ -45,6 +46,8 @@ def build_from_shape(
                           list(cfg.fan_in), cfg.act_bits, cfg.out_bits, cfg.seed)
         except ValueError as err:
             raise HwnnError(f"model: {err}") from None
+    if cfg.kind == "sam":
+        return SAMNet(input_width, list(cfg.hidden), num_outputs, bias=cfg.sam_bias)
     if cfg.kind == "cnn":
         assert cfg.image is not None and cfg.channels is not None  # the validator checks
         pixels = cfg.image[0] * cfg.image[1] * cfg.image[2]
