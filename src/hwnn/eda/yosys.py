@@ -244,12 +244,8 @@ def synth_asic(
         f"tee -q -o {stat_json.name} stat -json",
         f"write_verilog -noattr {netlist.name}",
     ]
-    script = work / "synth_asic.ys"
-    script.write_text("\n".join(lines) + "\n")
-    log = work / "synth_asic.log"
-    run_tool([yosys, "-s", script], cwd=work, log_path=log, timeout_s=timeout_s)
-    cells = _stat_cells(stat_json, top)
-    _check_mapped(cells, log)
+    script, log, cells = _run_yosys(yosys, lines, work, "synth_asic", stat_json, top,
+                                    timeout_s)
     if black_boxes:
         lib_areas = cell_areas(lib)
         area = sum(n * lib_areas[name] for name, n in cells.items() if name in lib_areas)
@@ -308,13 +304,22 @@ def synth_fpga(
         f"tee -q -o {stat_json.name} stat -json",
         "write_verilog -noattr netlist_fpga.v",
     ]
-    script = work / "synth_fpga.ys"
+    script, log, cells = _run_yosys(yosys, lines, work, "synth_fpga", stat_json, top,
+                                    timeout_s)
+    return _fpga_result(cells, log, script)
+
+
+def _run_yosys(yosys: str, lines: list[str], work: Path, stem: str, stat_json: Path, top: str,
+               timeout_s: float) -> tuple[Path, Path, dict[str, int]]:
+    """Write ``<stem>.ys``, run it (log ``<stem>.log``) and return (script, log, the mapped
+    cells of ``top``); refuses a result with cells left unmapped."""
+    script = work / f"{stem}.ys"
     script.write_text("\n".join(lines) + "\n")
-    log = work / "synth_fpga.log"
+    log = work / f"{stem}.log"
     run_tool([yosys, "-s", script], cwd=work, log_path=log, timeout_s=timeout_s)
     cells = _stat_cells(stat_json, top)
     _check_mapped(cells, log)
-    return _fpga_result(cells, log, script)
+    return script, log, cells
 
 
 def _fpga_result(cells: dict[str, int], log: Path, script: Path | None,
