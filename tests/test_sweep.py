@@ -116,7 +116,9 @@ def test_shipped_sweeps_load(path: Path) -> None:
 
 def test_asic_results_of_an_older_flow_are_redone(tmp_path: Path) -> None:
     """A sweep resumes an ASIC result only when the mapping recipe, clock and power vectors
-    it was made with are the current ones; FPGA results are kept."""
+    it was made with (and, partitioned, the stitch) are the current ones; FPGA results are
+    kept."""
+    from hwnn.eda.stitch import STITCH_VERSION
     from hwnn.eda.yosys import ASIC_FLOW_VERSION
     from hwnn.sweep.job import _synth_done
     from hwnn.sweep.spec import Job
@@ -127,11 +129,15 @@ def test_asic_results_of_an_older_flow_are_redone(tmp_path: Path) -> None:
     designs = {"embedded/asic": current, "generic/asic": {**current, "asic_flow": 1},
                "old/asic": {"power_clock_mhz": 500.0, "power_vectors": 100},
                "slow/asic": {**current, "power_clock_mhz": 250.0},
+               "part_old/asic": {**current, "partitions": 23},
+               "part/asic": {**current, "partitions": 23,
+                             "stitch": {"version": STITCH_VERSION}},
                "embedded/fpga": {"luts": 5}}
     (tmp_path / "synth.json").write_text(json.dumps({"designs": designs}))
     done = {key: _synth_done(tmp_path, key, job, key.split("/")[1]) for key in designs}
     assert done == {"embedded/asic": True, "generic/asic": False, "old/asic": False,
-                    "slow/asic": False, "embedded/fpga": True}
+                    "slow/asic": False, "part_old/asic": False, "part/asic": True,
+                    "embedded/fpga": True}
     assert not _synth_done(tmp_path, "missing/asic", job, "asic")
 
 
