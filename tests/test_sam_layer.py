@@ -43,6 +43,37 @@ def test_forward_matches_the_naive_reference(batch: int, n: int, m: int, block: 
     assert torch.allclose(layer(x), expected)
 
 
+@settings(max_examples=30, deadline=None)
+@given(batch=st.integers(1, 5), n=st.integers(8, 24), m=st.integers(1, 7),
+       block=st.integers(1, 64), seed=st.integers(0, 10_000))
+def test_heavily_pruned_layer_gathers_kept_inputs_and_matches(batch: int, n: int, m: int,
+                                                               block: int, seed: int) -> None:
+    """Fewer than n/4 kept inputs per output takes the gathered path: same values as the
+    loop reference, same gradients as autograd through masked max/min."""
+    torch.manual_seed(seed)
+    layer = SAMLinear(n, m, block_elements=block, init_scale=1.0).double()
+    most = (n - 1) // 4  # per output, so that 4 x kept < n
+    for keep in (layer.keep_plus, layer.keep_minus):
+        rank = torch.rand(n, m).argsort(0).argsort(0)  # a random order of the inputs
+        keep.copy_(rank < torch.randint(0, most + 1, (m,)))  # 0..most kept, some none
+    x = torch.randn(batch, n, dtype=torch.float64, requires_grad=True)
+    wp, wm = layer.weight_plus.detach(), layer.weight_minus.detach()
+    out = layer(x)
+    assert torch.allclose(out, _naive(x.detach(), wp, wm, layer.keep_plus, layer.keep_minus))
+    upstream = torch.randn(batch, m, dtype=torch.float64)
+    (out * upstream).sum().backward()
+    x2 = x.detach().clone().requires_grad_()
+    wp2, wm2 = wp.clone().requires_grad_(), wm.clone().requires_grad_()
+    plus = (x2[:, :, None] + wp2.masked_fill(~layer.keep_plus, float("-inf"))).amax(dim=1)
+    minus = (x2[:, :, None] + wm2.masked_fill(~layer.keep_minus, float("inf"))).amin(dim=1)
+    ref = (torch.where(layer.keep_plus.any(0), plus, 0.0)
+           + torch.where(layer.keep_minus.any(0), minus, 0.0))
+    (ref * upstream).sum().backward()
+    assert torch.allclose(x.grad, x2.grad)
+    assert torch.allclose(layer.weight_plus.grad, torch.nan_to_num(wp2.grad))
+    assert torch.allclose(layer.weight_minus.grad, torch.nan_to_num(wm2.grad))
+
+
 def test_gradient_goes_to_the_selected_term_only() -> None:
     """One sample, one output: max picks x_1 + W+_1 = 5, min picks x_0 + W-_0 = -4; the
     upstream gradient reaches exactly those inputs and parameters (§II)."""
