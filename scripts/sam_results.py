@@ -37,6 +37,7 @@ from hwnn.prune.sam_study import (
     fewest_kept,
     hidden_weight,
     magnitude_curve,
+    predictions,
     table_one_costs,
 )
 from hwnn.train.build import load_run
@@ -54,12 +55,6 @@ def confusion(pred: np.ndarray, label: np.ndarray) -> np.ndarray:
     """Counts ``[true, predicted]``."""
     return np.bincount(label * N_CLASSES + pred, minlength=N_CLASSES**2).reshape(
         N_CLASSES, N_CLASSES)
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, x: torch.Tensor, batch: int = 4096) -> np.ndarray:
-    return torch.cat([model(x[i : i + batch]).argmax(1)
-                      for i in range(0, len(x), batch)]).numpy()
 
 
 def pruning_curve(model: torch.nn.Module, kind: str, ds: Dataset,
@@ -176,7 +171,7 @@ def main() -> None:
         cfg = run_cfg.to_yaml_dict()
         ds = load_dataset(run_cfg.data.task, seed=run_cfg.data.seed)
         label = ds.test.y
-        pred = predict(model, model_inputs(ds, ds.test.x))
+        pred = predictions(model, model_inputs(ds, ds.test.x)).numpy()
         kind = "sam" if run_cfg.model.kind == "sam" else "mac"
         curves[run.name] = (kind, pruning_curve(model, kind, ds, args.curve_signals))
         counts = confusion(pred, label)

@@ -139,29 +139,50 @@ class Netlist:
     instances: list[Instance] = field(default_factory=list)
 
 
-def parse_netlist(text: str, top: str) -> Netlist:
-    """The single flattened module ``top`` of a Yosys ``write_verilog -noattr`` netlist."""
+def module_body(text: str, top: str) -> str:
+    """The text of module ``top`` of a Yosys netlist between its header and ``endmodule``."""
     mod = next((m for m in _MODULE.finditer(text) if m.group(1) == top), None)
     if mod is None:
         raise EdaError(f"module {top} not found in netlist")
     end = text.find("\nendmodule", mod.end())
-    body = text[mod.end() : end if end >= 0 else None]
+    return text[mod.end() : end if end >= 0 else None]
+
+
+def declarations(body: str) -> list[tuple[str, tuple[int, int] | None, str]]:
+    """``(input|output|wire, (msb, lsb) or None for a scalar, net name)`` of every
+    declaration in a module body."""
+    return [(kind, (int(msb), int(lsb)) if msb else None, net_name(name))
+            for kind, msb, lsb, name in _DECL.findall(body)]
+
+
+def instances(body: str) -> list[tuple[str, str, dict[str, str]]]:
+    """``(cell, instance name as written, pin -> connection expression)`` of every cell or
+    module instance in a module body."""
+    found = []
+    for m in _INSTANCE.finditer(body):
+        cell, inst, conns = m.groups()
+        if cell in ("input", "output", "wire", "reg", "module", "assign"):
+            continue
+        found.append((cell, inst.strip(), dict(_CONN.findall(conns))))
+    return found
+
+
+def parse_netlist(text: str, top: str) -> Netlist:
+    """The single flattened module ``top`` of a Yosys ``write_verilog -noattr`` netlist."""
+    body = module_body(text, top)
     if re.search(r"^\s*assign\b", body, re.MULTILINE):
         raise EdaError("netlist has assign statements; synthesise with hwnn.eda.synth_asic "
                        "(it removes them)")
     net = Netlist(top, {}, {})
-    for kind, msb, lsb, name in _DECL.findall(body):
-        width = abs(int(msb) - int(lsb)) + 1 if msb else 1
+    for kind, rng, name in declarations(body):
+        width = abs(rng[0] - rng[1]) + 1 if rng else 1
         if kind == "input":
-            net.inputs[net_name(name)] = width
+            net.inputs[name] = width
         elif kind == "output":
-            net.outputs[net_name(name)] = width
-    for m in _INSTANCE.finditer(body):
-        cell, inst, conns = m.groups()
-        if cell in ("input", "output", "wire", "reg", "module"):
-            continue
-        pins = {p: (net_name(n) if n else "") for p, n in _CONN.findall(conns)}
-        net.instances.append(Instance(cell, inst.strip(), pins))
+            net.outputs[name] = width
+    for cell, inst, conns in instances(body):
+        pins = {p: (net_name(n) if n else "") for p, n in conns.items()}
+        net.instances.append(Instance(cell, inst, pins))
     return net
 
 

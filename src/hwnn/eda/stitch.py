@@ -37,7 +37,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwnn.eda.gatesim import CellModel, Netlist, library, net_name, parse_netlist
+from hwnn.eda.gatesim import (
+    CellModel,
+    Netlist,
+    declarations,
+    instances,
+    library,
+    module_body,
+    net_name,
+    parse_netlist,
+)
 from hwnn.eda.liberty import BUFFER, cell_areas, liberty_path, sequential_cells
 from hwnn.errors import EdaError
 
@@ -45,9 +54,6 @@ from hwnn.errors import EdaError
 #: stitches made by another version (the mapped leaves are reused).
 STITCH_VERSION = 1
 
-_DECL_RANGE = re.compile(
-    r"^\s*(?:input|output|inout|wire)\s+(?:\[\s*(-?\d+)\s*:\s*(-?\d+)\s*\]\s*)?(\\\S+|\w+)\s*;",
-    re.MULTILINE)
 _TOKEN = re.compile(r"\s*(?:(\\\S+|[A-Za-z_][\w$]*)\s*(?:\[\s*(\d+)\s*(?::\s*(\d+)\s*)?\])?"
                     r"|(\d*'[sS]?[bBhHdDoO][0-9a-fA-FxXzZ_]+)|([{},]))")
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
@@ -76,10 +82,7 @@ class StitchResult:
 
 def _ranges(body: str) -> dict[str, tuple[int, int] | None]:
     """``name -> (msb, lsb)`` of every declared net (``None`` for a scalar)."""
-    out: dict[str, tuple[int, int] | None] = {}
-    for msb, lsb, name in _DECL_RANGE.findall(body):
-        out[net_name(name)] = (int(msb), int(lsb)) if msb else None
-    return out
+    return {name: rng for _, rng, name in declarations(body)}
 
 
 def _bit_name(name: str, rng: tuple[int, int] | None, k: int) -> str:
@@ -116,14 +119,6 @@ def expression_bits(expr: str, ranges: Mapping[str, tuple[int, int] | None]) -> 
         step = -1 if a >= b else 1
         msb_first += [_bit_name(name, rng, k) for k in range(a, b + step, step)]
     return msb_first[::-1]
-
-
-def _module_body(text: str, name: str) -> str:
-    m = re.search(rf"^module\s+\\?{re.escape(name)}\s*\(", text, re.MULTILINE)
-    if m is None:
-        raise EdaError(f"module {name} not found in its netlist")
-    end = text.find("\nendmodule", m.end())
-    return text[m.end() : end if end >= 0 else None]
 
 
 class _Graph:
@@ -250,7 +245,7 @@ def stitch_netlist(shell_netlist: str | os.PathLike[str], top: str,
     lib = library(data_dir)
     liberty = liberty_path(data_dir)
     text = Path(shell_netlist).read_text()
-    body = _module_body(text, top)
+    body = module_body(text, top)
     ranges = _ranges(body)
     header = re.search(rf"^module\s+\\?{re.escape(top)}\s*\(([^)]*)\)", text, re.MULTILINE)
     assert header is not None
@@ -263,8 +258,8 @@ def stitch_netlist(shell_netlist: str | os.PathLike[str], top: str,
     outputs = [graph.net(_bit_name(p, ranges[p], k))
                for p in shell.outputs for k in _port_bits(ranges[p])]
     leaf_text: dict[str, str] = {}
-    for inst in _instances_with_buses(body):
-        cell, name, conns = inst
+    for cell, written, conns in instances(body):
+        name = net_name(written)
         if cell in lib:
             pins = {p: graph.net(b) for p, e in conns.items()
                     for b in expression_bits(e, ranges)[:1]}
@@ -365,19 +360,3 @@ def _port_bits(rng: tuple[int, int] | None) -> range:
         return range(1)
     lo, hi = min(rng), max(rng)
     return range(lo, hi + 1)
-
-
-_INSTANCE = re.compile(r"^\s*(\w+)\s+(\\\S+|[A-Za-z_][\w$]*)\s*\((.*?)\);",
-                       re.MULTILINE | re.DOTALL)
-_CONNECTION = re.compile(r"\.(\w+)\(\s*([^()]*?)\s*\)")
-
-
-def _instances_with_buses(body: str) -> list[tuple[str, str, dict[str, str]]]:
-    """``(cell, instance name, pin -> connection expression)`` of every instance."""
-    found = []
-    for m in _INSTANCE.finditer(body):
-        cell, inst, conns = m.groups()
-        if cell in ("input", "output", "wire", "reg", "module", "assign"):
-            continue
-        found.append((cell, net_name(inst), dict(_CONNECTION.findall(conns))))
-    return found

@@ -35,12 +35,15 @@ class CurvePoint:
 
 
 @torch.no_grad()
+def predictions(model: torch.nn.Module, x: torch.Tensor, batch: int = 4096) -> torch.Tensor:
+    """Arg-max class of every row of ``x``, ``batch`` rows at a time."""
+    model.eval()
+    return torch.cat([model(x[i : i + batch]).argmax(1) for i in range(0, len(x), batch)])
+
+
 def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
              batch: int = 4096) -> float:
-    model.eval()
-    hits = sum(int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
-               for i in range(0, len(x), batch))
-    return hits / len(x)
+    return int((predictions(model, x, batch) == y).sum()) / len(x)
 
 
 def hidden_sam(model: SAMNet) -> SAMLinear:
