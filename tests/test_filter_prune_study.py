@@ -128,3 +128,23 @@ def test_hardware_study_refuses_a_budget_nothing_fits(tmp_path: Path, monkeypatc
     path = _study(tmp_path, hardware={"lut_budget": 10})
     with pytest.raises(ConfigError, match="lut_budget"):
         run_study(path, dataset=toy_dataset(n=600))
+
+
+def test_base_run_is_checked_against_the_study_config(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from hwnn.methods.filter_prune import base_run_dir
+
+    ds = toy_dataset(n=300)
+    study, base_cfg, study_dir = load_study(_study(tmp_path, base_run="run"))
+    Trainer(base_cfg, ds, tmp_path / "run", progress=False).run()
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    # a run written before a defaulted field existed (here: sam_bias) is the same config
+    saved["model"].pop("sam_bias")
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(saved))
+    found = base_run_dir(study, base_cfg, study_dir, tmp_path / "out", Console(), ds)
+    assert found == (tmp_path / "run").resolve()
+    saved["model"]["hidden"] = [12, 8]
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(saved))
+    with pytest.raises(ConfigError, match="different model"):
+        base_run_dir(study, base_cfg, study_dir, tmp_path / "out", Console(), ds)

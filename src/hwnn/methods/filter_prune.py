@@ -166,7 +166,9 @@ def base_run_dir(study: FilterPruneStudy, base_cfg: RunConfig, study_dir: Path, 
         if not _finished(run):
             raise ConfigError(f"base_run {run} is not a finished run (no model.pt); train it "
                               "first or remove base_run")
-        theirs = read_yaml(run / "config.yaml", "base run config")
+        # parsed, so fields added to the config schema since that run take their defaults
+        theirs = parse_config(read_yaml(run / "config.yaml", "base run config"),
+                              str(run / "config.yaml")).to_yaml_dict()
         mine = base_cfg.to_yaml_dict()
         diff = sorted(k for k in ("data", "model", "train")
                       if {**theirs.get(k, {}), "data_dir": None} != {**mine.get(k, {}),
