@@ -402,6 +402,38 @@ def sweep(
         raise typer.Exit(1)
 
 
+@app.command("sam-hardware")
+def sam_hardware(
+    run: RunDir,
+    out: Annotated[Path, typer.Option(help="new run folder for the pruned integer network")],
+    threshold: Annotated[int | None, typer.Option(
+        help="remove W+/W- activated fewer than this many times over the validation signals "
+        "(1: only the never-activated ones, seed 001's accuracy-0.95 point)")] = None,
+    max_loss: Annotated[float | None, typer.Option(
+        help="instead: the largest threshold whose validation accuracy stays within this of "
+        "the unpruned network (seed 001: 0.05)")] = None,
+    bits: Annotated[int | None, typer.Option(
+        help="SAM input/parameter/output bits (default: the run's model.act_bits)")] = None,
+    percentile: Annotated[float, typer.Option(
+        help="input calibration: the scale covers this percentile of |x|")] = 100.0,
+) -> None:
+    """Prune a trained SAM run by activation rate and quantize it to integers (seed 001
+    §III-D + post-training quantization) into a new run folder that `hwnn export`,
+    `verilog`, `sim` and `synth` take."""
+    from hwnn.methods.sam_hardware import REPORT, make_hardware_run
+
+    try:
+        default = 1 if threshold is None and max_loss is None else threshold
+        rep = make_hardware_run(run, out, default, max_loss, bits, percentile)
+    except HwnnError as err:
+        _fail(err)
+    console.print(f"threshold {rep['threshold']}: kept {rep['kept_parameters']:,} of "
+                  f"{rep['total_parameters']:,} parameters; test accuracy float (pruned) "
+                  f"{rep['test_accuracy_pruned_float']:.4f}, integer "
+                  f"{rep['test_accuracy_integer']:.4f} ({rep['bits']}-bit)")
+    console.print(f"wrote {out} ({REPORT}); next: hwnn export {out}")
+
+
 @app.command("filter-prune")
 def filter_prune(
     file: Annotated[Path, typer.Argument(help="filter-pruning study YAML (see "

@@ -57,7 +57,10 @@ class ModelConfig(_Strict):
     becomes a truth table; ``act_bits`` may be 1-3, ``out_bits`` is the (signed) output
     width; ``weight_bits``/``per_channel`` do not apply (tables replace the weights).
     ``kind: sam`` - seed 001's Sum-and-Max layers (:class:`hwnn.nn.sam.SAMNet`): ``hidden``
-    SAM layers, then a dense output layer; float training only (no quantizers yet)."""
+    SAM layers, then a dense output layer; float training only. Its integer mode
+    (:mod:`hwnn.nn.sam_int`, post-training, ``hwnn sam-hardware``) uses ``act_bits`` for the
+    SAM inputs, parameters and outputs, ``weight_bits`` for the output layer and
+    ``out_bits`` for the logits."""
 
     kind: Literal["mlp", "lutnet", "cnn", "sam"] = "mlp"
     hidden: list[PositiveInt] = Field(description="hidden layer widths, e.g. [20] or [40, 25]")
@@ -118,7 +121,10 @@ class ModelConfig(_Strict):
             raise ValueError("image and channels apply to kind: cnn only")
         if self.kind == "sam":
             if self.fan_in is not None or self.input_bits is not None or self.weights != "uniform":
-                raise ValueError("kind: sam takes hidden (SAM layer widths) and sam_bias only")
+                raise ValueError("kind: sam takes hidden (SAM layer widths), sam_bias and the "
+                                 "integer widths act_bits, weight_bits, out_bits only")
+            if self.act_bits < 2:
+                raise ValueError("kind: sam needs act_bits >= 2")
             return self
         if self.sam_bias:
             raise ValueError("sam_bias applies to kind: sam only")

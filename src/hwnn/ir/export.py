@@ -22,10 +22,13 @@ import torch
 from hwnn.ir.lut import LutNetwork
 from hwnn.ir.model import DenseLayer, Head, IRError, IRInput, IRNetwork
 from hwnn.ir.ranges import worst_case_acc_bits
+from hwnn.ir.sam import SamLayer
+from hwnn.nn import sam_int
 from hwnn.nn.int_tensor import IntTensor
 from hwnn.nn.layers import QuantAct, QuantLinear
 from hwnn.nn.lutnet import LutNet
 from hwnn.nn.model import QuantSequential
+from hwnn.nn.sam import SAMNet
 from hwnn.rules import dyadic, int_range
 
 PAM4_THRESHOLDS = (-2.0, 0.0, 2.0)  # hwnn.data.ofc.THRESHOLDS, in level units
@@ -111,6 +114,46 @@ def export_model(model: QuantSequential, name: str, head: str = "raw",
     return IRNetwork(name, net_input, layers, net_head, meta).validate()
 
 
+@torch.no_grad()
+def export_sam(model: SAMNet, name: str, meta: dict[str, Any] | None = None) -> IRNetwork:
+    """IR of a calibrated SAM network (:mod:`hwnn.nn.sam_int`): one :class:`SamLayer` per
+    SAM layer, then the dense output layer, argmax head. The integers come from the same
+    functions as the torch integer mode, so both compute the same codes (tested)."""
+    bits = model.act_bits
+    layers: list[DenseLayer | SamLayer] = []
+    for k, p in enumerate(sam_int.layer_params(model)):
+        n_out = p.plus.shape[1]
+        layer = SamLayer(
+            name=f"sam{k}", plus=p.plus.T.contiguous().numpy(),
+            minus=p.minus.T.contiguous().numpy(),
+            keep_plus=p.keep_plus.T.to(torch.int64).numpy(),
+            keep_minus=p.keep_minus.T.to(torch.int64).numpy(), bias=p.bias.numpy(),
+            multiplier=np.full(n_out, p.multiplier, dtype=np.int64),
+            shift=np.full(n_out, p.shift, dtype=np.int64), in_bits=bits, in_signed=True,
+            acc_bits=2, out_bits=bits, out_signed=True, weight_bits=bits,
+            notes={"in_scale": float(model.int_scales[k]),
+                   "out_scale": float(model.int_scales[k + 1])})
+        layer.acc_bits = layer.worst_case_acc_bits()
+        layers.append(layer)
+    d = sam_int.dense_params(model)
+    n_out = d.weight.shape[0]
+    dense = DenseLayer(
+        name="fc0", weight=d.weight.numpy(), bias=d.bias.numpy(),
+        multiplier=np.full(n_out, d.multiplier, dtype=np.int64),
+        shift=np.full(n_out, d.shift, dtype=np.int64), in_bits=bits, in_signed=True,
+        acc_bits=2, out_bits=model.out_bits, out_signed=True, activation="identity",
+        weight_bits=model.weight_bits,
+        notes={"weight_scale": float(model.int_scales[-2]),
+               "out_scale": float(model.int_scales[-1])})
+    dense.acc_bits = worst_case_acc_bits(dense)
+    layers.append(dense)
+    s0 = float(model.int_scales[0])
+    meta = dict(meta or {})
+    meta["output_scale"] = float(model.int_scales[-1])
+    return IRNetwork(name, IRInput(layers[0].in_features, bits, True, s0), layers,  # type: ignore[arg-type]
+                     Head("argmax"), meta).validate()
+
+
 def export_run(run_dir: str | Path) -> IRNetwork | LutNetwork:
     """IR of a finished training run (``hwnn train``): argmax head for classification
     tasks, PAM4 slicer for OFC. A ``kind: lutnet`` run gives a :class:`LutNetwork` (every
@@ -121,13 +164,15 @@ def export_run(run_dir: str | Path) -> IRNetwork | LutNetwork:
     if cfg.model.kind == "cnn":
         raise IRError(f"{run_dir} is a CNN: the integer IR has dense layers only, so CNN runs "
                       "stay in torch (integer mode: QuantSequential.forward_int)")
-    if cfg.model.kind == "sam":
-        raise IRError(f"{run_dir} is a SAM network (seed 001): its integer IR and logic are "
-                      "not built yet, so SAM runs stay in torch")
     head = "argmax" if ds["kind"] == "classification" else "slicer"
     meta = {"source_run": str(Path(run_dir).resolve()), "config": cfg.to_yaml_dict(),
             "dataset": {k: ds[k] for k in ("name", "kind", "input_width", "num_outputs")},
             "exported_by": "hwnn.ir.export.export_run"}
+    if isinstance(model, SAMNet):
+        if not sam_int.is_calibrated(model):
+            raise IRError(f"{run_dir} is a float SAM network: make its integer version first "
+                          f"with `hwnn sam-hardware {run_dir} --out DIR` and export DIR")
+        return export_sam(model, cfg.name, meta)
     if isinstance(model, LutNet):
         if head == "slicer":
             raise IRError("LUT networks support classification heads only (argmax); the OFC "

@@ -15,7 +15,9 @@
 
 Arrays in the npz, per layer ``k``: ``l{k}.weight`` (out, in), ``l{k}.bias``,
 ``l{k}.multiplier``, ``l{k}.shift`` (out,), optionally ``l{k}.neuron_acc_bits``;
-all int64. LUT networks (:mod:`hwnn.ir.lut`) carry ``"network": "lut"`` and per layer
+all int64. SAM layers (``"kind": "sam"``, :mod:`hwnn.ir.sam`) store ``l{k}.plus``,
+``l{k}.minus``, ``l{k}.keep_plus``, ``l{k}.keep_minus`` (out, in) instead of the weight.
+LUT networks (:mod:`hwnn.ir.lut`) carry ``"network": "lut"`` and per layer
 ``l{k}.inputs`` (out, F) and ``l{k}.table`` (out, 2^(F*in_bits)). The npz is compressed.
 Writes are atomic; loading checks the npz checksum and validates the network.
 """
@@ -34,6 +36,7 @@ import numpy as np
 from hwnn.atomic import atomic_write_bytes
 from hwnn.ir.lut import LutLayer, LutNetwork
 from hwnn.ir.model import IR_FORMAT, DenseLayer, Head, IRError, IRInput, IRNetwork
+from hwnn.ir.sam import SamLayer
 
 RULES = {
     "accumulate": "acc = bias + sum_i weight[j,i] * x[i], exact integer arithmetic",
@@ -49,6 +52,14 @@ _LAYER_FIELDS = ("kind", "name", "in_bits", "in_signed", "weight_bits", "acc_bit
                  "out_bits", "out_signed", "activation")
 _ARRAYS = ("weight", "bias", "multiplier", "shift")
 _OPTIONAL_ARRAYS = ("neuron_acc_bits",)
+_SAM_ARRAYS = ("plus", "minus", "keep_plus", "keep_minus", "bias", "multiplier", "shift")
+
+
+def _layer_arrays(layer: DenseLayer | SamLayer) -> tuple[str, ...]:
+    """Array names a layer stores in the npz (``l{k}.<name>``)."""
+    if isinstance(layer, SamLayer):
+        return _SAM_ARRAYS
+    return (*_ARRAYS, *(n for n in _OPTIONAL_ARRAYS if getattr(layer, n) is not None))
 
 
 def _paths(path: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -91,9 +102,8 @@ def save_ir(net: IRNetwork | LutNetwork, path: str | os.PathLike[str]) -> Path:
             arrays[f"l{k}.table"] = np.asarray(lut.table, dtype=np.int64)
     else:
         for k, layer in enumerate(net.layers):
-            for name in (*_ARRAYS, *_OPTIONAL_ARRAYS):
-                if getattr(layer, name) is not None:
-                    arrays[f"l{k}.{name}"] = np.asarray(getattr(layer, name), dtype=np.int64)
+            for name in _layer_arrays(layer):
+                arrays[f"l{k}.{name}"] = np.asarray(getattr(layer, name), dtype=np.int64)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     blob = buffer.getvalue()
@@ -176,10 +186,18 @@ def from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str
     for k, entry in enumerate(_need(doc, "layers", source)):
         where = f"{source}: layer {k}"
         kind = _need(entry, "kind", where)
-        if kind != "dense":
+        if kind not in ("dense", "sam"):
             raise IRError(f"{where}: unsupported layer kind {kind!r}; this IR version supports "
-                          "dense")
+                          "dense and sam")
         fields = {f: _need(entry, f, where) for f in _LAYER_FIELDS}
+        if kind == "sam":
+            missing = [n for n in _SAM_ARRAYS if f"l{k}.{n}" not in arrays]
+            if missing:
+                raise IRError(f"{where}: arrays {', '.join(missing)} missing from the npz")
+            fields.pop("kind")
+            layers.append(SamLayer(**fields, **{n: arrays[f"l{k}.{n}"] for n in _SAM_ARRAYS},
+                                   notes=entry.get("notes", {})))
+            continue
         for name in _ARRAYS:
             if f"l{k}.{name}" not in arrays:
                 raise IRError(f"{where}: array l{k}.{name} missing from the npz")

@@ -38,7 +38,7 @@ IR_FORMAT = "hwnn.ir.v1"
 Activation = Literal["relu", "identity"]
 Overflow = Literal["wrap", "saturate"]
 HeadKind = Literal["argmax", "slicer", "raw"]
-LAYER_KINDS = ("dense",)
+LAYER_KINDS = ("dense", "sam")
 ACTIVATIONS = ("relu", "identity")
 OVERFLOWS = ("wrap", "saturate")
 HEADS = ("argmax", "slicer", "raw")
@@ -125,7 +125,7 @@ class Head:
 class IRNetwork:
     name: str
     input: IRInput
-    layers: list[DenseLayer]
+    layers: list[DenseLayer]  # or hwnn.ir.sam.SamLayer (kind "sam")
     head: Head = Head()
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -144,7 +144,10 @@ class IRNetwork:
             if layer.kind not in LAYER_KINDS:
                 raise IRError(f"{where}: unsupported layer kind {layer.kind!r}; this IR version "
                               f"supports {', '.join(LAYER_KINDS)}")
-            _check_layer(layer, where)
+            if layer.kind == "sam":
+                layer.check(where)  # hwnn.ir.sam.SamLayer
+            else:
+                _check_layer(layer, where)
             if layer.in_features != prev_features:
                 raise IRError(f"{where}: weight has {layer.in_features} inputs but {prev_name} "
                               f"gives {prev_features}")

@@ -88,6 +88,9 @@ def profile_accumulators(net: IRNetwork, x: np.ndarray, quantile: float | None =
     """
     if quantile is not None and not 0 <= quantile < 0.5:
         raise IRError(f"quantile must be in [0, 0.5), got {quantile}")
+    if any(layer.kind != "dense" for layer in net.layers):
+        raise IRError("adder bit-width profiling narrows dense accumulators; this network has "
+                      "SAM layers (their accumulators are already exact-width max/min sums)")
     codes = check_inputs(net, x)
     if len(codes) == 0:
         raise IRError("profiling needs at least one input vector")

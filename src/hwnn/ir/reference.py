@@ -8,6 +8,8 @@ Implements the four steps of :mod:`hwnn.ir.model` with int64 arithmetic:
   layer carries profiled widths);
 * ``requantize`` (:func:`hwnn.rules.requantize`, round half up) and clip to the output range
   (ReLU = lower bound 0);
+* SAM layers (:mod:`hwnn.ir.sam`): max + min of input-plus-constant sums, then the same
+  requantizer and clip;
 * head: argmax (first maximum), slicer (count of thresholds ``<= y``), or raw.
 """
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from hwnn.ir.model import DenseLayer, Head, IRError, IRNetwork
 from hwnn.ir.ranges import worst_case_acc_range
+from hwnn.ir.sam import SamLayer, sam_accumulate
 from hwnn.rules import requantize
 
 
@@ -42,9 +45,13 @@ def accumulate(layer: DenseLayer, x: np.ndarray) -> np.ndarray:
     return x.astype(np.int64) @ layer.weight.T + layer.bias
 
 
-def layer_forward(layer: DenseLayer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(acc, y)``: the accumulator value (after the overflow rule) and the layer output."""
-    acc = fit_accumulator(accumulate(layer, x), layer.acc_widths(), layer.overflow)
+def layer_forward(layer: DenseLayer | SamLayer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(acc, y)``: the accumulator value (after the overflow rule) and the layer output
+    (a SAM layer's accumulator is exact: :func:`hwnn.ir.sam.sam_accumulate`)."""
+    if isinstance(layer, SamLayer):
+        acc = sam_accumulate(layer, x)
+    else:
+        acc = fit_accumulator(accumulate(layer, x), layer.acc_widths(), layer.overflow)
     r = requantize(acc, layer.multiplier, layer.shift)
     lo, hi = layer.out_range()
     return acc, np.clip(r, lo, hi)
@@ -87,7 +94,8 @@ def run(net: IRNetwork, x: np.ndarray, batch: int = 65536) -> Trace:
     """Run the network on integer input codes ``x`` (N, features)."""
     x = check_inputs(net, x)
     for layer in net.layers:
-        worst_case_acc_range(layer)  # raises if an exact accumulator would not fit int64
+        if not isinstance(layer, SamLayer):  # SAM layers: checked by validate (acc_bits)
+            worst_case_acc_range(layer)  # raises if an exact accumulator would not fit int64
     accs: list[list[np.ndarray]] = [[] for _ in net.layers]
     outs: list[list[np.ndarray]] = [[] for _ in net.layers]
     for start in range(0, max(len(x), 1), batch):

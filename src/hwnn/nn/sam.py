@@ -197,14 +197,37 @@ class SAMNet(nn.Module):
     and min are the non-linearity)."""
 
     def __init__(self, in_features: int, hidden: list[int], num_outputs: int,
-                 bias: bool = False) -> None:
+                 bias: bool = False, act_bits: int = 8, weight_bits: int = 8,
+                 out_bits: int = 16) -> None:
         super().__init__()
         widths = [in_features, *hidden]
         self.sam = nn.ModuleList(SAMLinear(a, b, bias=bias)
                                  for a, b in itertools.pairwise(widths))
         self.out = nn.Linear(widths[-1], num_outputs)
+        # integer mode (hwnn.nn.sam_int): act_bits-bit SAM inputs/parameters/outputs,
+        # weight_bits-bit output-layer weights, out_bits-bit logits; scales set by calibrate
+        self.act_bits, self.weight_bits, self.out_bits = act_bits, weight_bits, out_bits
+        self.register_buffer("int_scales", torch.zeros(len(hidden) + 3, dtype=torch.float64))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.sam:
             x = layer(x)
         return self.out(x)
+
+    def quantize_input(self, x: torch.Tensor) -> Any:
+        """Integer input codes (:func:`hwnn.nn.sam_int.quantize_input`)."""
+        from hwnn.nn import sam_int
+
+        return sam_int.quantize_input(self, x)
+
+    def forward_int(self, x: Any) -> Any:
+        """Integer mode (:func:`hwnn.nn.sam_int.forward_int`): requantized logit codes."""
+        from hwnn.nn import sam_int
+
+        return sam_int.forward_int(self, x)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
+                              *args: Any, **kwargs: Any) -> None:
+        # runs saved before the integer mode existed carry no int_scales: not calibrated
+        state_dict.setdefault(prefix + "int_scales", torch.zeros_like(self.int_scales))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -47,7 +47,9 @@ def build_from_shape(
         except ValueError as err:
             raise HwnnError(f"model: {err}") from None
     if cfg.kind == "sam":
-        return SAMNet(input_width, list(cfg.hidden), num_outputs, bias=cfg.sam_bias)
+        return SAMNet(input_width, list(cfg.hidden), num_outputs, bias=cfg.sam_bias,
+                      act_bits=cfg.act_bits, weight_bits=cfg.weight_bits,
+                      out_bits=cfg.out_bits)
     if cfg.kind == "cnn":
         assert cfg.image is not None and cfg.channels is not None  # the validator checks
         pixels = cfg.image[0] * cfg.image[1] * cfg.image[2]
