@@ -113,3 +113,16 @@ def test_lutnet_config_errors(model: dict, train: dict, needle: str) -> None:
     data["train"] = {k: v for k, v in data["train"].items() if v is not None}
     with pytest.raises(ConfigError, match=needle):
         parse_config(data, "x.yaml")
+
+
+def test_a_none_that_overrides_a_default_survives_the_round_trip() -> None:
+    """``patience: null`` (never stop early) must not come back as the default 10: runs
+    store ``to_yaml_dict`` and compare it when they resume."""
+    from hwnn.config import load_config, parse_config
+
+    cfg = load_config(Path(__file__).parents[1] / "configs" / "sam" / "sam_config_a.yaml")
+    assert cfg.train.float_stage.patience is None
+    dumped = cfg.to_yaml_dict()
+    assert dumped["train"]["float"]["patience"] is None
+    assert "qat" not in dumped["train"]  # unset optional fields stay out
+    assert parse_config(dumped) == cfg

@@ -287,7 +287,21 @@ class RunConfig(_Strict):
         return self
 
     def to_yaml_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """The config as a plain dict: unset optional fields (default None) are left out; a
+        None that overrides a non-None default (``patience: null``) is kept, so the dict
+        parses back to the same config."""
+        return _drop_default_nones(self, self.model_dump(mode="json", by_alias=True))
+
+
+def _drop_default_nones(model: BaseModel, data: dict[str, Any]) -> dict[str, Any]:
+    for name, field in type(model).model_fields.items():
+        key = field.alias or name
+        value = getattr(model, name)
+        if value is None and field.default is None:
+            data.pop(key, None)
+        elif isinstance(value, BaseModel):
+            _drop_default_nones(value, data[key])
+    return data
 
 
 def format_validation_error(source: str, err: ValidationError) -> str:
