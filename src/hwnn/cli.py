@@ -24,6 +24,20 @@ data_app = typer.Typer(no_args_is_help=True, help="Shipped datasets: verify and 
 app.add_typer(data_app, name="data")
 console = Console()
 
+@app.callback()
+def _options(
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1, help="torch CPU threads (default: one per core). Use 1 when other "
+        "jobs share the machine: two threads fighting for a loaded core ran 50 small "
+        "training steps 35x slower (docs/usage.md)")] = None,
+) -> None:
+    """hwnn: train hardware-efficient neural networks, measure them as logic."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="shipped data folder (default: $HWNN_DATA_DIR, else ../shared/data "
     "next to the repository)")]
