@@ -151,6 +151,9 @@ def test_hardware_run_from_a_trained_sam_run(tmp_path: Path) -> None:
         export_run(tmp_path / "float")
     with pytest.raises(HwnnError, match="exactly one"):
         make_hardware_run(tmp_path / "float", tmp_path / "hw", 1, 0.05, dataset=ds)
+    with pytest.raises(HwnnError, match="removes every parameter"):
+        make_hardware_run(tmp_path / "float", tmp_path / "hw", threshold=10**6, dataset=ds)
+    assert not (tmp_path / "hw").exists()  # nothing half-written
     rep = make_hardware_run(tmp_path / "float", tmp_path / "hw", threshold=40, dataset=ds)
     assert 0 < rep["kept_parameters"] < rep["total_parameters"] == 2 * 24 * 16
     assert rep["bits"] == 6 and 0 <= rep["test_accuracy_integer"] <= 1

@@ -108,6 +108,10 @@ def make_hardware_run(src: Path, out: Path, threshold: int | None = 1,
         raise HwnnError(f"threshold must be >= 1 activation, got {threshold}")
     layer = hidden_sam(net)
     kept = layer.prune_by_activation(counts[0], counts[1], threshold)
+    if kept == 0:
+        raise HwnnError(f"threshold {threshold} removes every parameter of the SAM layer "
+                        f"(most activations of one parameter: {int(max(c.max() for c in counts))})"
+                        "; choose a lower threshold")
     sam_int.calibrate(net, x_val, percentile)
     report: dict[str, Any] = {
         "source_run": str(src.resolve()), "threshold": threshold, "max_loss": max_loss,

@@ -1,0 +1,178 @@
+"""Issue 9 item 4: seed 001's configurations A and B as measured logic, side by side.
+
+* A (MAC): ``configs/sam/sam_config_a_hw.yaml`` - A's float network, 8-bit QAT, magnitude
+  pruning; weights embedded as constants (CSD shift-adds).
+* B (SAM): ``hwnn sam-hardware results/sam/sam_config_b`` at each ``--b-threshold``
+  (activation-rate pruning, 8-bit integer SAM layer: constant adders + max/min comparator
+  trees), then the same 8-bit dense output layer.
+
+Per design: export → RTL simulation of the first ``--vectors`` test signals (torch integer
+mode vs IR vs RTL) → Yosys/ABC on Nangate45 (area, fmax, power from ``--power-vectors``
+test signals at 500 MHz, gate-level check) and Yosys ``synth_xilinx`` (LUT6), one module
+per neuron. Steps already done are skipped, so the script resumes. The area of each layer
+is the sum of its neurons' mapped areas (before the stitch shares identical cells).
+
+Writes ``results/sam/hardware.{md,json}``. Usage::
+
+    python scripts/sam_hardware.py                 # everything (hours: synthesis)
+    python scripts/sam_hardware.py --report-only   # the table from what exists
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from hwnn.atomic import atomic_write_bytes
+from hwnn.report.markdown import table
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "results" / "sam"
+A_CONFIG = ROOT / "configs" / "sam" / "sam_config_a_hw.yaml"
+B_FLOAT = OUT / "sam_config_b"
+STYLE = "csd"
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def designs(b_thresholds: list[int]) -> dict[str, Path]:
+    out = {"A (MAC, 8-bit, pruned)": OUT / "sam_config_a_hw"}
+    for t in b_thresholds:
+        out[f"B (SAM, 8-bit, activation >= {t})"] = OUT / f"sam_config_b_int_t{t}"
+    return out
+
+
+def build(run: Path, label: str, vectors: int, power_vectors: int, jobs: int) -> None:
+    """Train/derive, export, simulate and synthesise one design (skipping finished steps)."""
+    from hwnn.methods.logic_flow import IR_FILE, export, sim_json_path, simulate_run
+    from hwnn.methods.sam_hardware import make_hardware_run
+    from hwnn.methods.synth_flow import SYNTH_FILE, design_label, synth_run
+
+    if not (run / "model.pt").is_file():
+        if label.startswith("A"):
+            subprocess.run([sys.executable, "-m", "hwnn.cli", "--threads", "1", "train",
+                            str(A_CONFIG), "--out", str(run), "--no-progress"], check=True)
+        else:
+            t = int(run.name.rsplit("_t", 1)[1])
+            rep = make_hardware_run(B_FLOAT, run, threshold=t)
+            print(f"{label}: kept {rep['kept_parameters']}, integer test accuracy "
+                  f"{rep['test_accuracy_integer']:.4f}", flush=True)
+    if not (run / IR_FILE).is_file():
+        export(run)
+    if not sim_json_path(run, STYLE, partition=True).is_file():
+        rep = simulate_run(run, vectors, STYLE, simulators=["verilator"], partition=True,
+                           timeout_s=7200)
+        print(f"{label}: simulation passed={rep['passed']}", flush=True)
+    done = (_json(run / SYNTH_FILE) or {}).get("designs", {})
+    key = design_label(STYLE, partition=True)
+    for target in ("asic", "fpga"):
+        if f"{key}/{target}" not in done:
+            print(f"{label}: synthesising {target}", flush=True)
+            synth_run(run, target, STYLE, power_vectors=power_vectors, partition=True,
+                      jobs=jobs, timeout_s=4 * 3600)
+
+
+def layer_areas(run: Path, n_layers: int) -> list[float | None]:
+    """Per layer, the summed mapped area of its neurons (leaf netlists of the partition)."""
+    parts = run / "synth" / f"{STYLE}_part" / "asic" / "parts"
+    areas: list[float | None] = []
+    for k in range(n_layers):
+        leaves = sorted(parts.glob(f"*_l{k}_n*/leaf_result.json")) if parts.is_dir() else []
+        areas.append(round(sum(json.loads(p.read_text())["result"]["area_um2"]
+                               for p in leaves), 1) if leaves else None)
+    return areas
+
+
+def row(label: str, run: Path) -> dict[str, Any]:
+    from hwnn.methods.logic_flow import sim_json_path
+
+    metrics = _json(run / "metrics.json") or {}
+    hw = _json(run / "sam_hardware.json") or {}
+    ir = _json(run / "net.ir.json") or {}
+    layers = ir.get("layers", [])
+    synth = (_json(run / "synth.json") or {}).get("designs", {})
+    asic, fpga = synth.get(f"{STYLE}_part/asic", {}), synth.get(f"{STYLE}_part/fpga", {})
+    sim = _json(sim_json_path(run, STYLE, partition=True)) or {}
+    acc = hw.get("test_accuracy_integer")
+    if acc is None:
+        acc = (metrics.get("summary_test") or {}).get("finetune")
+    hidden = layers[0]["nonzero_weights"] if layers else None
+    is_sam = bool(layers) and layers[0]["kind"] == "sam"
+    return {
+        "design": label, "run": str(run.relative_to(ROOT)), "test_accuracy": acc,
+        "hidden_parameters": hidden,
+        "hidden_multiplications": None if hidden is None else (0 if is_sam else hidden),
+        "hidden_additions": None if hidden is None else (2 * hidden if is_sam else hidden),
+        "output_weights": layers[-1]["nonzero_weights"] if layers else None,
+        "area_um2": asic.get("area_um2"), "cells": asic.get("cells"),
+        "layer_area_um2": layer_areas(run, len(layers)) if layers else [],
+        "fmax_mhz": asic.get("fmax_mhz"), "power_mw": asic.get("power_vectors_mw"),
+        "power_clock_mhz": asic.get("power_clock_mhz"),
+        "luts": fpga.get("luts"), "flip_flops": fpga.get("flip_flops"),
+        "rtl_mismatches": (None if not sim else
+                           sum(s["mismatches"] for s in sim["simulators"].values())),
+        "torch_vs_ir_mismatches": sim.get("torch_vs_ir_mismatches"),
+        "rtl_vectors": sim.get("vectors"),
+        "gate_level_mismatches": asic.get("gate_level_vs_ir_mismatches"),
+    }
+
+
+def _fmt(v: Any, spec: str = ",") -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, list):
+        return " / ".join(_fmt(x, spec) for x in v) if v else "–"
+    return format(v, spec)
+
+
+def write(rows: list[dict[str, Any]]) -> None:
+    head = ["design", "test acc.", "hidden params", "mul / add (hidden)", "output weights",
+            "area µm² (layer sums)", "cells", "fmax MHz", "power mW", "LUT6", "FF",
+            "RTL / gate mismatches"]
+    body = [[r["design"], _fmt(r["test_accuracy"], ".4f"), _fmt(r["hidden_parameters"]),
+             f"{_fmt(r['hidden_multiplications'])} / {_fmt(r['hidden_additions'])}",
+             _fmt(r["output_weights"]),
+             f"{_fmt(r['area_um2'], ',.0f')} ({_fmt(r['layer_area_um2'], ',.0f')})",
+             _fmt(r["cells"]), _fmt(r["fmax_mhz"], ".1f"), _fmt(r["power_mw"], ".2f"),
+             _fmt(r["luts"]), _fmt(r["flip_flops"]),
+             f"{_fmt(r['rtl_mismatches'])} / {_fmt(r['gate_level_mismatches'])}"]
+            for r in rows]
+    text = ("# Seed 001 configurations A and B in logic (issue 9 item 4)\n\n"
+            "Made by `python scripts/sam_hardware.py`. Accuracy: integer network on the 10^5 "
+            "test signals. Nangate45 (Yosys + ABC, one module per neuron, stitched), fmax from "
+            "OpenSTA, power at 500 MHz from 1,000 test signals; LUT6 from Yosys synth_xilinx "
+            "(sum over neurons). Layer sums: mapped area of each layer's neurons before the "
+            "stitch shares identical cells. Mismatches: RTL (Verilator) and gate-level "
+            "netlist against the IR reference.\n\n" + "\n".join(table(head, body)) + "\n")
+    OUT.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(OUT / "hardware.md", text.encode())
+    atomic_write_bytes(OUT / "hardware.json", (json.dumps(rows, indent=2) + "\n").encode())
+    print(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--b-threshold", type=int, action="append",
+                    help="activation-count threshold(s) for B (default: 1)")
+    ap.add_argument("--vectors", type=int, default=10_000)
+    ap.add_argument("--power-vectors", type=int, default=1000)
+    ap.add_argument("--jobs", type=int, default=1, help="Yosys processes at a time")
+    ap.add_argument("--only", choices=["A", "B"], help="build one configuration")
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args()
+    todo = designs(args.b_threshold or [1])
+    if not args.report_only:
+        for label, run in todo.items():
+            if args.only is None or label.startswith(args.only):
+                build(run, label, args.vectors, args.power_vectors, args.jobs)
+    write([row(label, run) for label, run in todo.items()])
+
+
+if __name__ == "__main__":
+    main()
