@@ -1,10 +1,10 @@
 """SAMLinear (seed 001 eq. 5) speed and memory at the paper's configuration B hidden layer:
 512 inputs -> 1024 outputs, batch 256 (§III-C), float32 on CPU. Times forward alone and
 forward + backward for several block sizes (``block_elements``: how much of the
-``batch x n x m`` sum tensor exists at once) and records the process's peak RSS after each.
-Writes ``benchmarks/results/sam.json``.
+``batch x n x m`` sum tensor exists at once; blocks are ``32 samples x c outputs x n``) and
+records the process's peak RSS after each. Writes ``benchmarks/results/sam.json``.
 
-Run: ``.venv/bin/python benchmarks/bench_sam.py [--repeats 5]``
+Run: ``.venv/bin/python benchmarks/bench_sam.py [--repeats 5] [--threads 1]``
 """
 
 from __future__ import annotations
@@ -55,12 +55,16 @@ def time_layer(block_elements: int, batch: int, n: int, m: int, repeats: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's, one per core)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/sam.json")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     batch, n, m = 256, 512, 1024
     start_rss = peak_rss_mib()
     rows = [time_layer(b, batch, n, m, args.repeats)
-            for b in (4 * 1024 * 1024, BLOCK_ELEMENTS, 64 * 1024 * 1024)]
+            for b in (128 * 1024, BLOCK_ELEMENTS, 2 * 1024 * 1024, 16 * 1024 * 1024)]
     result = {
         "machine": {"python": platform.python_version(), "torch": torch.__version__,
                     "threads": torch.get_num_threads(), "cpus": os.cpu_count(),

@@ -17,7 +17,7 @@ contributes 0 (the neuron then has no max or no min at all, as hardware would bu
 
 Why a custom autograd function: autograd through ``torch.max`` would keep the
 ``batch × n × m`` sum tensor for the backward pass (537 MB per term at the paper's 256 × 512
-× 1024 in float32). :class:`_SamTerm` evaluates the outputs in blocks of ``chunk`` outputs,
+× 1024 in float32). :class:`_SamTerm` evaluates the sums in cache-sized blocks (:func:`sam_term`),
 keeps only the winning index per (sample, output) and scatters the gradient back from it.
 """
 
@@ -29,13 +29,15 @@ from typing import Any
 import torch
 from torch import nn
 
-#: Elements of one ``batch × n × chunk`` block the forward pass materialises at a time
-#: (float32: 64 MB), which sets the output chunk size.
-BLOCK_ELEMENTS = 16 * 1024 * 1024
+#: Elements of one ``rows × outputs × n`` block the forward pass materialises at a time
+#: (float32: 2 MB, so that a block stays in a core's L2 cache).
+BLOCK_ELEMENTS = 512 * 1024
+#: Samples per block: blocks tile the batch as well as the outputs.
+ROW_TILE = 32
 
 
-def _chunk(batch: int, n: int, m: int, block_elements: int) -> int:
-    return max(1, min(m, block_elements // max(1, batch * n)))
+def _chunk(rows: int, n: int, m: int, block_elements: int) -> int:
+    return max(1, min(m, block_elements // max(1, rows * n)))
 
 
 def sam_term(x: torch.Tensor, weight: torch.Tensor, keep: torch.Tensor | None, largest: bool,
@@ -44,6 +46,9 @@ def sam_term(x: torch.Tensor, weight: torch.Tensor, keep: torch.Tensor | None, l
     input index ``(B, m)`` (``-1`` where every parameter of output ``j`` is removed; the
     value is then 0). ``x`` is ``(B, n)``, ``weight`` and ``keep`` are ``(n, m)``.
 
+    The sums are formed in ``(rows, outputs, n)`` blocks of about ``block_elements`` and
+    reduced over their last, contiguous axis (4x faster on one core than ``(B, n, outputs)``
+    blocks reduced over the middle axis, measured at 256 x 512 -> 1024).
     After heavy pruning (no output keeps more than a quarter of the inputs) only the kept
     inputs of each output are gathered, so the work is ``B x m x (most kept per output)``
     instead of ``B x n x m`` (the §III-D pruning curves evaluate 10^5 signals per point)."""
@@ -53,18 +58,19 @@ def sam_term(x: torch.Tensor, weight: torch.Tensor, keep: torch.Tensor | None, l
     if keep is not None and 4 * int(keep.sum(dim=0).max()) < n:
         values, index = _gathered_term(x, weight, keep, largest, fill, block_elements)
     else:
+        w_t = weight.T if keep is None else weight.T.masked_fill(~keep.T, fill)
+        w_t = w_t.contiguous()  # (m, n)
         values = x.new_empty(batch, m)
         index = torch.empty(batch, m, dtype=torch.long, device=x.device)
-        step = _chunk(batch, n, m, block_elements)
-        for lo in range(0, m, step):
-            hi = min(m, lo + step)
-            w = weight[:, lo:hi]
-            if keep is not None:
-                w = w.masked_fill(~keep[:, lo:hi], fill)
-            block = x.unsqueeze(2) + w.unsqueeze(0)  # (B, n, c)
-            best = block.max(dim=1) if largest else block.min(dim=1)
-            values[:, lo:hi] = best.values
-            index[:, lo:hi] = best.indices
+        rows = min(batch, ROW_TILE)
+        step = _chunk(rows, n, m, block_elements)
+        for r0 in range(0, batch, rows):
+            xs = x[r0 : r0 + rows].unsqueeze(1)  # (rows, 1, n)
+            for lo in range(0, m, step):
+                block = xs + w_t[lo : lo + step].unsqueeze(0)  # (rows, c, n)
+                best = block.max(dim=2) if largest else block.min(dim=2)
+                values[r0 : r0 + rows, lo : lo + step] = best.values
+                index[r0 : r0 + rows, lo : lo + step] = best.indices
     if keep is not None:
         empty = ~keep.any(dim=0)  # outputs with no kept parameter in this term
         if bool(empty.any()):
@@ -86,13 +92,16 @@ def _gathered_term(x: torch.Tensor, weight: torch.Tensor, keep: torch.Tensor, la
     w = torch.gather(weight, 0, rows).T.masked_fill(~kept, fill)  # (m, width)
     values = x.new_empty(batch, m)
     index = torch.empty(batch, m, dtype=torch.long, device=x.device)
-    step = _chunk(batch, width, m, block_elements)
-    for lo in range(0, m, step):
-        hi = min(m, lo + step)
-        block = x[:, inputs[lo:hi]] + w[lo:hi].unsqueeze(0)  # (B, c, width)
-        best = block.max(dim=2) if largest else block.min(dim=2)
-        values[:, lo:hi] = best.values
-        index[:, lo:hi] = inputs[lo:hi].T.gather(0, best.indices)
+    rows = min(batch, ROW_TILE)
+    step = _chunk(rows, width, m, block_elements)
+    for r0 in range(0, batch, rows):
+        xs = x[r0 : r0 + rows]
+        for lo in range(0, m, step):
+            hi = min(m, lo + step)
+            block = xs[:, inputs[lo:hi]] + w[lo:hi].unsqueeze(0)  # (rows, c, width)
+            best = block.max(dim=2) if largest else block.min(dim=2)
+            values[r0 : r0 + rows, lo:hi] = best.values
+            index[r0 : r0 + rows, lo:hi] = inputs[lo:hi].T.gather(0, best.indices)
     return values, index
 
 
