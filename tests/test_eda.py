@@ -155,6 +155,20 @@ def test_run_tool_caps_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         run_tool(grab, cwd=tmp_path, log_path=tmp_path / "m.log", timeout_s=30)
 
 
+def test_run_tool_raises_the_stack_limit_and_explains_segfaults(tmp_path: Path) -> None:
+    """Tools get the hard stack limit (ABC recursion on million-gate netlists); a crash by
+    SIGSEGV names the memory cap as the likely cause."""
+    import resource
+
+    soft = [sys.executable, "-c",
+            "import resource; print('stack', resource.getrlimit(resource.RLIMIT_STACK)[0])"]
+    text = run_tool(soft, cwd=tmp_path, log_path=tmp_path / "s.log", timeout_s=30)
+    assert f"stack {resource.getrlimit(resource.RLIMIT_STACK)[1]}" in text
+    crash = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
+    with pytest.raises(EdaError, match=r"segmentation fault.*HWNN_TOOL_MEMORY_GB"):
+        run_tool(crash, cwd=tmp_path, log_path=tmp_path / "c.log", timeout_s=30)
+
+
 def test_run_tool_writes_log_on_success(tmp_path: Path) -> None:
     code = "import sys; print('out'); print('err', file=sys.stderr)"
     text = run_tool([sys.executable, "-c", code], cwd=tmp_path, log_path=tmp_path / "ok.log",

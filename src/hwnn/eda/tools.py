@@ -115,9 +115,14 @@ def run_tool(
     log = Path(log_path)
     log.parent.mkdir(parents=True, exist_ok=True)
     limit = tool_memory_limit_bytes()
-    if limit is not None:  # `ulimit -v` in a shell that then execs the tool (no preexec_fn:
-        # the callers may be multi-threaded Ray workers)
-        argv = ["/bin/sh", "-c", f'ulimit -v {limit // 1024} && exec "$@"', tool, *argv]
+    # Limits are set by a shell that then execs the tool (no preexec_fn: the callers may be
+    # multi-threaded Ray workers). The stack limit goes to the hard limit (the default 8 MB
+    # may not hold ABC's recursion on a netlist of a million gates: the generic OFC-C design
+    # crashed ABC with a segmentation fault at 1.12M gates); `ulimit -v` caps memory.
+    prefix = 'ulimit -s "$(ulimit -H -s)" 2>/dev/null; '
+    if limit is not None:
+        prefix += f"ulimit -v {limit // 1024} && "
+    argv = ["/bin/sh", "-c", prefix + 'exec "$@"', tool, *argv]
     started = time.monotonic()
     with log.open("wb") as handle:
         try:
@@ -149,7 +154,12 @@ def run_tool(
         out_of_memory = returncode == -signal.SIGABRT or any(  # bad_alloc aborts Yosys
             word in tail for word in ("bad_alloc", "MemoryError", "out of memory",
                                       "Out of memory", "Cannot allocate memory"))
-        if limit is not None and out_of_memory:
+        if "return code 139" in tail or returncode in (-signal.SIGSEGV, 139):
+            hint = (f"\n{tool} (or the ABC it runs) crashed with a segmentation fault; on a "
+                    f"very large netlist that usually means memory ran out: raise ${MEMORY_ENV} "
+                    "(now " + (f"{limit / 2**30:g} GiB" if limit else "no limit") + ") if the "
+                    "machine has room, or make the design smaller")
+        elif limit is not None and out_of_memory:
             hint = (f"\n{tool} probably ran out of memory under the {limit / 2**30:g} GiB "
                     f"cap; raise ${MEMORY_ENV} if the machine has room, or make the design "
                     "smaller")
