@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,29 @@ def _ray() -> Any:
         raise HwnnError("Ray is not installed: `pip install 'ray>=2.9'` (bash scripts/install.sh "
                         "installs it)") from None
     return ray
+
+
+def _cancel(ray: Any, refs: list[Any], grace_s: float = 30.0) -> None:
+    """Stop running jobs (they resume on the next run): first as KeyboardInterrupt inside
+    the job, so that a running tool's process group is killed too
+    (:func:`hwnn.eda.tools.run_tool`), then by killing workers that did not stop."""
+    for ref in refs:
+        ray.cancel(ref, force=False)
+    _, left = ray.wait(refs, num_returns=len(refs), timeout=grace_s)
+    for ref in left:
+        ray.cancel(ref, force=True)
+
+
+def _stop_on_sigterm() -> Callable[[], None]:
+    """Make SIGTERM stop the sweep like Ctrl-C (KeyboardInterrupt); returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def run_sweep(spec: SweepSpec, jobs: list[Job], *, address: str | None = None,
@@ -69,18 +94,27 @@ def run_sweep(spec: SweepSpec, jobs: list[Job], *, address: str | None = None,
             kwargs: dict[str, Any] = ({"address": address} if address else
                                       {"num_cpus": cores, "include_dashboard": False})
             ray.init(log_to_driver=False, configure_logging=False, **kwargs)
+        pending: dict[Any, str] = {}
+        restore = _stop_on_sigterm()
         try:
             remote = ray.remote(num_cpus=1, max_retries=0)(run_job)
             pending = {remote.remote(j.model_dump(mode="json"), str((out / j.name).resolve())):
                        j.name for j in todo}
             while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
+                # a timeout, so that Ctrl-C / SIGTERM are handled while jobs run
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+                if not ready:
+                    continue
                 name = pending.pop(ready[0])
                 status = ray.get(ready[0])
                 finished += 1
                 if on_update is not None:
                     on_update(name, status, finished, total)
+        except KeyboardInterrupt:
+            _cancel(ray, list(pending))
+            raise
         finally:
+            restore()
             if started_here:
                 ray.shutdown()
     return write_report(spec, jobs)
