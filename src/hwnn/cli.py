@@ -409,6 +409,10 @@ def sweep(
                                on_update=update)
         except HwnnError as err:
             _fail(err)
+        except KeyboardInterrupt:
+            console.print("[yellow]sweep stopped[/]: the running jobs were cancelled; run the "
+                          "same command again to resume them")
+            raise typer.Exit(130) from None
     failed = [r["name"] for r in report["jobs"] if r["status"] == "failed"]
     console.print(f"report: {', '.join(report['paths'])}")
     if failed:
