@@ -60,8 +60,36 @@ class IRInput:
         return int_range(self.bits, self.signed)
 
 
+class RequantizedLayer:
+    """Steps 2-4 of the module docstring, shared by every layer kind that ends in the
+    accumulator -> requantizer -> clip pipeline (dense here, SAM in :mod:`hwnn.ir.sam`)."""
+
+    out_bits: int
+    out_signed: bool
+    activation: str
+    acc_bits: int
+    neuron_acc_bits: np.ndarray | None
+
+    @property
+    def out_features(self) -> int:
+        raise NotImplementedError
+
+    def out_range(self) -> tuple[int, int]:
+        lo, hi = int_range(self.out_bits, self.out_signed)
+        return (max(lo, 0) if self.activation == "relu" else lo), hi
+
+    def acc_range(self) -> tuple[int, int]:
+        return int_range(self.acc_bits, True)
+
+    def acc_widths(self) -> np.ndarray:
+        """Per-neuron accumulator width ``A_j`` (int64, shape (out,))."""
+        if self.neuron_acc_bits is None:
+            return np.full(self.out_features, self.acc_bits, dtype=np.int64)
+        return self.neuron_acc_bits.astype(np.int64)
+
+
 @dataclass
-class DenseLayer:
+class DenseLayer(RequantizedLayer):
     """One dense integer layer; arrays are int64, ``weight`` has shape (out, in)."""
 
     name: str
@@ -89,19 +117,6 @@ class DenseLayer:
     @property
     def out_features(self) -> int:
         return int(self.weight.shape[0])
-
-    def out_range(self) -> tuple[int, int]:
-        lo, hi = int_range(self.out_bits, self.out_signed)
-        return (max(lo, 0) if self.activation == "relu" else lo), hi
-
-    def acc_range(self) -> tuple[int, int]:
-        return int_range(self.acc_bits, True)
-
-    def acc_widths(self) -> np.ndarray:
-        """Per-neuron accumulator width ``A_j`` (int64, shape (out,))."""
-        if self.neuron_acc_bits is None:
-            return np.full(self.out_features, self.acc_bits, dtype=np.int64)
-        return self.neuron_acc_bits.astype(np.int64)
 
     def nonzero_weights(self) -> int:
         return int(np.count_nonzero(self.weight))

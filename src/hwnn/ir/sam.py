@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from hwnn.ir.model import RequantizedLayer
 from hwnn.rules import int_range
 
 
@@ -32,7 +33,7 @@ def _signed_bits(lo: int, hi: int) -> int:
 
 
 @dataclass
-class SamLayer:
+class SamLayer(RequantizedLayer):
     """One integer SAM layer; arrays are int64 of shape (out, in) (``keep_*``: 0/1) or (out,)."""
 
     name: str
@@ -65,16 +66,6 @@ class SamLayer:
     @property
     def neuron_acc_bits(self) -> None:
         return None
-
-    def out_range(self) -> tuple[int, int]:
-        lo, hi = int_range(self.out_bits, self.out_signed)
-        return (max(lo, 0) if self.activation == "relu" else lo), hi
-
-    def acc_range(self) -> tuple[int, int]:
-        return int_range(self.acc_bits, True)
-
-    def acc_widths(self) -> np.ndarray:
-        return np.full(self.out_features, self.acc_bits, dtype=np.int64)
 
     def nonzero_weights(self) -> int:
         """Kept parameters (``P`` and ``N`` entries): what seed 001 Table I counts as N_B."""
