@@ -185,8 +185,9 @@ def export(run: RunDir) -> None:
         console.print(f"wrote {path} (head: {net.head.kind})")
         return
     for layer in net.layers:
+        what = "kept W+/W- parameters (SAM)" if layer.kind == "sam" else "non-zero weights"
         console.print(f"{layer.name}: {layer.in_features} -> {layer.out_features}, "
-                      f"{layer.nonzero_weights()} non-zero weights, acc {layer.acc_bits} bits, "
+                      f"{layer.nonzero_weights()} {what}, acc {layer.acc_bits} bits, "
                       f"out {'int' if layer.out_signed else 'uint'}{layer.out_bits} "
                       f"{layer.activation}")
     console.print(f"wrote {path} (head: {net.head.kind})")
