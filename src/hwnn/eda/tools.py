@@ -42,7 +42,8 @@ MEMORY_ENV = "HWNN_TOOL_MEMORY_GB"
 #: weights) grew past 17 GB in ``synth`` and Ray's out-of-memory monitor then killed every
 #: sweep worker on the node; with a per-tool cap that call fails alone, with a clear error.
 #: The largest calls that do finish peak at 2.8 GB (Yosys, generic OFC-A ASIC), so 8 GiB
-#: leaves room for three sweeps side by side on a 24 GiB machine.
+#: leaves room for three sweeps side by side on a 24 GiB machine. Exception: the generic
+#: OFC-C baseline needs more than 8 GiB in ABC (it segfaults); it was run alone at 16.
 DEFAULT_MEMORY_GB = 8.0
 
 
@@ -116,9 +117,10 @@ def run_tool(
     log.parent.mkdir(parents=True, exist_ok=True)
     limit = tool_memory_limit_bytes()
     # Limits are set by a shell that then execs the tool (no preexec_fn: the callers may be
-    # multi-threaded Ray workers). The stack limit goes to the hard limit (the default 8 MB
-    # may not hold ABC's recursion on a netlist of a million gates: the generic OFC-C design
-    # crashed ABC with a segmentation fault at 1.12M gates); `ulimit -v` caps memory.
+    # multi-threaded Ray workers). `ulimit -v` caps memory. The stack goes to the hard limit
+    # as a precaution for deep recursion on huge netlists. Measured on the generic OFC-C
+    # design (1.12M gates into ABC): ABC died with SIGSEGV under the 8 GiB cap, with and
+    # without the larger stack, and passed under a 16 GiB cap, so there it was memory.
     prefix = 'ulimit -s "$(ulimit -H -s)" 2>/dev/null; '
     if limit is not None:
         prefix += f"ulimit -v {limit // 1024} && "
