@@ -52,3 +52,23 @@ def test_bad_sparsity() -> None:
     model = build_mlp(4, [], 2, InputQuant(8, True, None))
     with pytest.raises(ValueError, match="sparsity"):
         magnitude_prune(model, 1.0)
+
+
+def test_only_the_named_layers_are_pruned() -> None:
+    """Seed 001 §III-D prunes the hidden layer of configuration A and keeps the output
+    layer whole."""
+    torch.manual_seed(2)
+    model = build_mlp(30, [20], 5, InputQuant(8, True, None))
+    report = magnitude_prune(model, 0.5, scope="layer", only=[0])
+    assert report["1"] == pytest.approx(0.5, abs=1e-3)
+    assert report["3"] == 0.0
+    with pytest.raises(ValueError, match=r"among 0\.\.1"):
+        magnitude_prune(model, 0.5, only=[2])
+
+
+def test_prune_layers_config_is_checked() -> None:
+    from hwnn.config import PruneConfig
+
+    assert PruneConfig(epochs=1, sparsity=0.5, layers=[0]).layers == [0]
+    with pytest.raises(ValueError, match="layers applies to method: magnitude"):
+        PruneConfig(epochs=1, method="quantization", layers=[0])

@@ -169,9 +169,14 @@ class PruneConfig(StageConfig):
     sigma: float | None = Field(None, ge=0, lt=1, description="quantization: threshold "
                                 "(default: eta)")
     scope: Literal["layer", "global"] = "layer"
+    layers: list[int] | None = Field(
+        None, description="magnitude: indices of the weight layers to prune (0 = the first; "
+        "default: all)")
 
     @model_validator(mode="after")
     def _method_fields(self) -> PruneConfig:
+        if self.layers is not None and self.method != "magnitude":
+            raise ValueError("layers applies to method: magnitude")
         if self.method == "magnitude" and self.sparsity is None:
             raise ValueError("method: magnitude needs sparsity (fraction of weights removed)")
         if self.method == "magnitude" and self.sigma is not None:

@@ -35,10 +35,13 @@ def _keep_mask(scores: torch.Tensor, alive: torch.Tensor, n_prune: int) -> torch
 
 @torch.no_grad()
 def magnitude_prune(
-    model: nn.Module, sparsity: float, scope: Scope = "layer"
+    model: nn.Module, sparsity: float, scope: Scope = "layer",
+    only: list[int] | None = None,
 ) -> dict[str, float]:
     """Mask the smallest-|w| weights so that a fraction ``sparsity`` of each layer
-    (``scope="layer"``) or of all weights together (``"global"``) is zero.
+    (``scope="layer"``) or of all weights together (``"global"``) is zero. ``only``: the
+    indices of the weight layers to prune (0 = the first); the others keep every weight
+    (seed 001 §III-D prunes the hidden layer alone).
 
     Returns the resulting sparsity per layer.
     """
@@ -47,6 +50,12 @@ def magnitude_prune(
     layers = weight_layers(model)
     if not layers:
         raise ValueError("the model has no QuantLinear/QuantConv2d layer to prune")
+    if only is not None:
+        bad = sorted(set(only) - set(range(len(layers))))
+        if bad or not only:
+            raise ValueError(f"layers to prune must be among 0..{len(layers) - 1} (the "
+                             f"model's weight layers), got {only}")
+        layers = [layers[k] for k in sorted(set(only))]
     if scope == "layer":
         for _, layer in layers:
             alive = layer.weight_mask.bool()

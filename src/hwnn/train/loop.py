@@ -321,8 +321,13 @@ class Trainer:
                     how = f"quantization pruning, sigma = {stage.prune.sigma or 'eta'}"
                 else:
                     assert stage.prune.sparsity is not None
-                    magnitude_prune(self.model, stage.prune.sparsity, stage.prune.scope)
-                    how = f"magnitude, {stage.prune.scope}"
+                    try:
+                        magnitude_prune(self.model, stage.prune.sparsity, stage.prune.scope,
+                                        stage.prune.layers)
+                    except ValueError as err:
+                        raise ConfigError(f"train.prune: {err}") from None
+                    how = f"magnitude, {stage.prune.scope}" + (
+                        f", layers {stage.prune.layers}" if stage.prune.layers else "")
                 report = sparsity_report(self.model)
                 state["results"]["pruned"] = {"val": self._evaluate("val"),
                                               "test": self._evaluate("test"),
