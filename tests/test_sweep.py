@@ -158,3 +158,43 @@ def test_finished_job_with_an_older_asic_result_is_not_done(tmp_path: Path) -> N
     synth["designs"]["embedded/asic"] = {**entry, "asic_flow": ASIC_FLOW_VERSION - 1}
     (tmp_path / "synth.json").write_text(json.dumps(synth))
     assert not job_is_done(tmp_path, job)
+
+
+def test_a_job_whose_worker_dies_is_recorded_and_the_sweep_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray's out-of-memory monitor kills a job's worker: ``ray.get`` raises. The sweep
+    marks that job failed (keeping its finished steps) and still collects the others."""
+    import types
+
+    import hwnn.sweep.runner as runner
+
+    class RayError(Exception):
+        pass
+
+    spec, jobs = load_sweep(_write(tmp_path, {
+        "name": "s", "out": str(tmp_path / "out"), "defaults": {"steps": ["train"]},
+        "jobs": [{"name": "a", "config": "tiny.yaml"}, {"name": "b", "config": "tiny.yaml"}]}))
+    (tmp_path / "out" / "a").mkdir(parents=True)
+    (tmp_path / "out" / "a" / "job.json").write_text(json.dumps(
+        {"name": "a", "status": "running", "steps": {"train": {"seconds": 1.0}},
+         "current": "export"}))
+
+    def get(ref: str) -> dict:
+        if ref == "a":
+            raise RayError("1 worker(s) were killed due to the node running low on memory.")
+        return {"name": "b", "status": "done", "seconds": 0.0}
+
+    fake = types.SimpleNamespace(
+        is_initialized=lambda: True, exceptions=types.SimpleNamespace(RayError=RayError),
+        remote=lambda **_: (lambda fn: types.SimpleNamespace(
+            remote=lambda data, run_dir: data["name"])),
+        wait=lambda refs, num_returns, timeout: (refs[:1], refs[1:]), get=get,
+        cancel=lambda *a, **k: None)
+    monkeypatch.setattr(runner, "_ray", lambda: fake)
+    seen: dict[str, str] = {}
+    runner.run_sweep(spec, jobs, on_update=lambda name, st, done, total:
+                     seen.update({name: st["status"]}))
+    assert seen == {"a": "failed", "b": "done"}
+    saved = json.loads((tmp_path / "out" / "a" / "job.json").read_text())
+    assert saved["status"] == "failed" and "running low on memory" in saved["error"]
+    assert saved["steps"] == {"train": {"seconds": 1.0}} and "current" not in saved

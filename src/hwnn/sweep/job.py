@@ -80,6 +80,24 @@ def _write_status(run_dir: Path, status: dict[str, Any]) -> None:
     atomic_write_bytes(run_dir / JOB_FILE, (json.dumps(status, indent=2) + "\n").encode())
 
 
+def record_crash(run_dir: Path, name: str, err: BaseException) -> dict[str, Any]:
+    """Mark a job whose worker died (e.g. killed by Ray's out-of-memory monitor, so
+    :func:`run_job` could not write its own status) as failed in its ``job.json``; the
+    steps it had finished stay recorded. Returns the status."""
+    path = run_dir / JOB_FILE
+    status: dict[str, Any] = {"name": name, "steps": {}}
+    if path.is_file():
+        with contextlib.suppress(json.JSONDecodeError):
+            status = json.loads(path.read_text())
+    status.pop("current", None)
+    first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    status.update(status="failed", error=f"{type(err).__name__}: {first} (the job's worker "
+                  "died; rerun the sweep to resume it)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_status(run_dir, status)
+    return status
+
+
 def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> None:
     from hwnn.data import load_dataset
     from hwnn.methods.logic_flow import export, simulate_run

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnn.errors import HwnnError
-from hwnn.sweep.job import JOB_FILE, run_job, synth_results_current
+from hwnn.sweep.job import JOB_FILE, record_crash, run_job, synth_results_current
 from hwnn.sweep.report import write_report
 from hwnn.sweep.spec import Job, SweepSpec
 
@@ -106,7 +106,10 @@ def run_sweep(spec: SweepSpec, jobs: list[Job], *, address: str | None = None,
                 if not ready:
                     continue
                 name = pending.pop(ready[0])
-                status = ray.get(ready[0])
+                try:
+                    status = ray.get(ready[0])
+                except ray.exceptions.RayError as err:  # worker killed (out of memory ...)
+                    status = record_crash(out / name, name, err)
                 finished += 1
                 if on_update is not None:
                     on_update(name, status, finished, total)
