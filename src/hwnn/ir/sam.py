@@ -21,15 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from hwnn.ir.model import RequantizedLayer
+from hwnn.ir.model import IRError, RequantizedLayer
+from hwnn.ir.ranges import signed_bits
 from hwnn.rules import int_range
-
-
-def _signed_bits(lo: int, hi: int) -> int:
-    bits = 2
-    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
-        bits += 1
-    return bits
 
 
 @dataclass
@@ -103,12 +97,10 @@ class SamLayer(RequantizedLayer):
 
     def worst_case_acc_bits(self) -> int:
         lo, hi = self.worst_case_acc_range()
-        return _signed_bits(int(lo.min()), int(hi.max()))
+        return signed_bits(int(lo.min()), int(hi.max()))
 
     def check(self, where: str) -> None:
         """Raise :class:`hwnn.ir.model.IRError` on any malformed field."""
-        from hwnn.ir.model import IRError
-
         shape = self.plus.shape
         if self.plus.ndim != 2 or min(shape) < 1:
             raise IRError(f"{where}: plus must be a non-empty (out, in) matrix, got {shape}")

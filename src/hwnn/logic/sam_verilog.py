@@ -27,25 +27,13 @@ if TYPE_CHECKING:
 
 
 def _select_tree(emit: _Emitter, prefix: str, terms: list[Term], largest: bool) -> Term:
-    from hwnn.logic.verilog import Term
+    """Comparator tree keeping the larger (``largest``) or smaller value of each pair."""
+    from hwnn.logic.verilog import balanced_tree
 
     pick = max if largest else min
     op = ">" if largest else "<"
-    level = 0
-    while len(terms) > 1:
-        nxt: list[Term] = []
-        for k in range(0, len(terms) - 1, 2):
-            a, b = terms[k], terms[k + 1]
-            lo, hi = pick(a.lo, b.lo), pick(a.hi, b.hi)
-            width = signed_bits(lo, hi)
-            name = f"{prefix}_c{level}_{k // 2}"
-            emit(f"  wire signed [{width - 1}:0] {name} = ({a.name} {op} {b.name}) ? {a.name} : "
-                 f"{b.name};")
-            nxt.append(Term(name, width, lo, hi))
-        if len(terms) % 2:
-            nxt.append(terms[-1])
-        terms, level = nxt, level + 1
-    return terms[0]
+    return balanced_tree(emit, f"{prefix}_c", terms, lambda a, b: (
+        pick(a.lo, b.lo), pick(a.hi, b.hi), f"({a.name} {op} {b.name}) ? {a.name} : {b.name}"))
 
 
 def sam_neuron(emit: _Emitter, layer: SamLayer, j: int, out_word: str) -> None:

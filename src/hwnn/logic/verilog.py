@@ -44,6 +44,7 @@ left/lower index wins ties: the first maximum, like ``numpy.argmax``) or the sli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -147,18 +148,26 @@ def csd_product(term: str, c: int) -> str:
     return out
 
 
-def _adder_tree(emit: _Emitter, prefix: str, terms: list[Term], cap: int | None) -> Term:
+def balanced_tree(emit: _Emitter, prefix: str, terms: list[Term],
+                  node: Callable[[Term, Term], tuple[int, int, str]],
+                  cap: int | None = None) -> Term:
+    """Reduce ``terms`` pairwise, level by level (an odd last term moves up unchanged):
+    ``node(a, b)`` gives the interval and expression of the wire ``<prefix><level>_<k>``."""
     level = 0
     while len(terms) > 1:
         nxt: list[Term] = []
         for k in range(0, len(terms) - 1, 2):
-            a, b = terms[k], terms[k + 1]
-            nxt.append(emit.wire(f"{prefix}_s{level}_{k // 2}", a.lo + b.lo, a.hi + b.hi,
-                                 f"{a.name} + {b.name}", cap))
+            lo, hi, expr = node(terms[k], terms[k + 1])
+            nxt.append(emit.wire(f"{prefix}{level}_{k // 2}", lo, hi, expr, cap))
         if len(terms) % 2:
             nxt.append(terms[-1])
         terms, level = nxt, level + 1
     return terms[0]
+
+
+def _adder_tree(emit: _Emitter, prefix: str, terms: list[Term], cap: int | None) -> Term:
+    return balanced_tree(emit, f"{prefix}_s", terms,
+                         lambda a, b: (a.lo + b.lo, a.hi + b.hi, f"{a.name} + {b.name}"), cap)
 
 
 def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
