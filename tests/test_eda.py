@@ -623,3 +623,24 @@ def test_fast_gate_sim_rejects_unsupported_netlists(tmp_path: Path, data_dir: Pa
         simulate_activity(loop, "t", in_width=3, vectors=[0, 1])
     with pytest.raises(EdaError, match="not found"):
         simulate_activity(loop, "nope", in_width=1, vectors=[0, 1])
+
+
+@needs_tools
+def test_annotations_hold_in_the_input_cone(const_neuron, neuron_activity,
+                                            eda_env: Path) -> None:
+    """Inputs toggling, every other net held still: the design's nets must keep activity 0.
+
+    OpenSTA 2.0.17 re-propagates densities from the primary inputs at every report; before
+    the inputs were registered (hwnn.eda.input_registers) the combinational cone of the
+    inputs got propagated activities here and a large switching power.
+    """
+    work, asic, _, _ = const_neuron
+    activity = {net: (0.5 if net.startswith("x[") else 0.0) for net in neuron_activity.activity}
+    still = power_from_activity(asic.netlist_path, "neuron_const", work / "still",
+                                period_ns=PERIOD_NS, activity=activity, data_dir=eda_env)
+    moving = power_from_activity(asic.netlist_path, "neuron_const", work / "moving",
+                                 period_ns=PERIOD_NS, activity=neuron_activity.activity,
+                                 data_dir=eda_env)
+    assert still.repropagated_pins == 0 and moving.repropagated_pins == 0
+    assert still.input_register_mw > 0  # the added registers were measured and subtracted
+    assert still.switching_mw < 1e-6 < moving.switching_mw

@@ -17,13 +17,21 @@ Every tool runs through :func:`run_tool` (log file + timeout); a missing tool ra
 
 from hwnn.eda.activity import ActivityResult, gate_level_activity
 from hwnn.eda.liberty import cell_models, liberty_gz, liberty_path, sequential_cells
-from hwnn.eda.sta import PowerResult, TimingResult, power_from_activity, power_vectorless, timing
+from hwnn.eda.sta import (
+    POWER_METHOD_VERSION,
+    PowerResult,
+    TimingResult,
+    power_from_activity,
+    power_vectorless,
+    timing,
+)
 from hwnn.eda.tools import ToolMissingError, require_tool, run_tool
 from hwnn.eda.vcd import VcdToggles, count_toggles, read_vcd
 from hwnn.eda.yosys import AsicSynthResult, FpgaSynthResult, synth_asic, synth_fpga
 from hwnn.errors import EdaError
 
 __all__ = [
+    "POWER_METHOD_VERSION",
     "ActivityResult",
     "AsicSynthResult",
     "EdaError",

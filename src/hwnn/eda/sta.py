@@ -15,9 +15,13 @@ Measured on this build:
 * ``set_power_activity -pins`` is broken (calls the missing ``get_pins_error``), and there is
   no VCD/SAIF reader. :func:`power_from_activity` follows the DESIGN.md recipe instead:
   ``set_power_activity -input``, ``report_power`` once (annotations made before the first
-  ``report_power`` are ignored), then ``sta::set_power_pin_activity <driver pin> <a> 0.5``
-  for every annotated net (``sta::net_driver_pins``; top-level input ports are their own
-  driver pins), then ``report_power`` again.
+  ``report_power`` are ignored), then ``sta::set_power_pin_activity <pin> <a> 0.5`` on the
+  driver and load pins of every annotated net, then ``report_power`` again - on a copy of
+  the netlist whose data inputs are driven by registers, because this build re-propagates
+  activities from the primary inputs at every report and overwrites the annotations of all
+  logic in their combinational cone (:mod:`hwnn.eda.input_registers`; up to 2026-11-25 the
+  flow annotated driver pins only and had no input registers, which overstated the power of
+  designs whose first layer is combinational from the inputs).
 * On the 4-input constant-weight test neuron (one register stage, 222.6 um^2, 2 ns clock):
   critical path 0.92 ns (1,085 MHz); vectorless power 0.412 mW at input activity 0.5 and
   0.411 mW from 200 uniformly random vectors (whose inputs toggle ~0.5 per cycle, so the two
@@ -38,11 +42,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hwnn.eda.input_registers import INPUT_REGISTER_PREFIX, register_inputs
 from hwnn.eda.liberty import liberty_path
 from hwnn.eda.tools import log_tail, require_tool, run_tool
 from hwnn.errors import EdaError
 
 DONE_MARKER = "HWNN_DONE"
+#: 2: inputs registered and load pins annotated (:mod:`hwnn.eda.input_registers`); entries
+#: without this number (method 1) overstate the power of logic fed by the inputs.
+POWER_METHOD_VERSION = 2
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _TOTAL_ROW = re.compile(rf"^Total\s+({_NUM})\s+({_NUM})\s+({_NUM})\s+({_NUM})", re.MULTILINE)
 _ARRIVAL = re.compile(rf"^\s*({_NUM})\s+data arrival time", re.MULTILINE)
@@ -82,6 +90,8 @@ class PowerResult:
     report_path: Path
     annotated_nets: int = 0
     unmatched_nets: tuple[str, ...] = field(default=())
+    input_register_mw: float = 0.0  # added input registers' power, already subtracted
+    repropagated_pins: int = -1  # pins OpenSTA re-evaluated despite annotations (-1: n/a)
 
 
 def tcl_word(text: str) -> str:
@@ -222,7 +232,10 @@ def power_vectorless(
 
 
 def _annotation_lines(activity: Mapping[str, float], data_file: Path) -> list[str]:
-    """Tcl that sets each listed net's driver-pin activity (the clock port is skipped).
+    """Tcl that sets each listed net's activity on its driver and load pins (not the clock).
+
+    Load pins too: OpenSTA 2.0.17 reads an input pin's internal power from that pin's own
+    entry, which an annotation of the driver alone leaves at the propagated value.
 
     The (name, activity) pairs are written to ``data_file`` as one Tcl list and read with
     ``read`` + ``array set``; the design's nets are then walked once. Both steps avoid
@@ -246,14 +259,15 @@ def _annotation_lines(activity: Mapping[str, float], data_file: Path) -> list[st
         "  if {![info exists hwnn_activity($hwnn_name)]} { continue }",
         "  set hwnn_act $hwnn_activity($hwnn_name)",
         "  unset hwnn_activity($hwnn_name)",
-        "  foreach hwnn_pin [sta::net_driver_pins $hwnn_net] {",
+        "  foreach hwnn_pin [concat [sta::net_driver_pins $hwnn_net]"
+        " [get_pins -quiet -of_objects $hwnn_net]] {",
         "    if {[sta::Pin_is_top_level_port $hwnn_pin]",
         "        && [lsearch -exact $hwnn_clk_names [get_full_name $hwnn_pin]] >= 0} {",
         "      continue",
         "    }",
         "    sta::set_power_pin_activity $hwnn_pin $hwnn_act 0.5",
-        "    incr hwnn_annotated",
         "  }",
+        "  incr hwnn_annotated",
         "}",
         'foreach hwnn_name [array names hwnn_activity] { puts "HWNN_UNMATCHED $hwnn_name" }',
         'puts "HWNN_ANNOTATED $hwnn_annotated"',
@@ -276,25 +290,61 @@ def power_from_activity(
 
     Net names are as OpenSTA prints them (``u0.acc[3]``, ``_042_``); see
     :func:`hwnn.eda.activity.gate_level_activity`. Nets OpenSTA does not know are listed in
-    ``unmatched_nets``; nets not annotated keep the activity propagated from
-    ``init_input_activity`` at the inputs.
+    ``unmatched_nets``. Every data input is first driven by a register
+    (:mod:`hwnn.eda.input_registers`: otherwise OpenSTA 2.0.17 overwrites the annotations of
+    all logic reachable from an input with its own propagated densities); both the driver
+    and the load pins of each net get its activity; the added registers' power
+    (``input_register_mw``) is subtracted from the reported totals. ``repropagated_pins``
+    counts the pins OpenSTA still re-evaluated in the final report besides the added
+    registers' D pins (0 when every annotation held).
     """
     if not activity:
         raise EdaError("power_from_activity needs at least one net activity")
-    work, lines = _setup(netlist, top, workdir, clock_port, period_ns, data_dir)
+    work = Path(workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    wrapped, n_regs = register_inputs(Path(netlist).read_text(), top, clock_port)
+    wrapped_path = work / "power_netlist.v"
+    wrapped_path.write_text(wrapped)
+    work, lines = _setup(wrapped_path, top, work, clock_port, period_ns, data_dir)
     report = work / "power_vectors.rpt"
+    regs_report = work / "power_input_registers.rpt"
     lines += [
         f"set_power_activity -input -activity {init_input_activity:.6g} -duty 0.5",
         "report_power -digits 8 > power_init.rpt",
         *_annotation_lines(activity, work / "power_activity.txt"),
+        "sta::set_debug power_activity 3",
         f"report_power -digits 8 > {tcl_word(report.name)}",
+        "sta::set_debug power_activity 0",
     ]
+    if n_regs:
+        lines.append(f"report_power -instances [get_cells {{{INPUT_REGISTER_PREFIX}*}}] "
+                     f"-digits 8 > {tcl_word(regs_report.name)}")
     text, log = _run_sta(lines, work, "power_vectors", timeout_s)
     internal, switching, leakage, total = _parse_power(report, log)
+    regs = _instance_power_sums(regs_report) if n_regs else (0.0, 0.0, 0.0)
     annotated = re.search(r"^HWNN_ANNOTATED (\d+)", text, re.MULTILINE)
     unmatched = tuple(re.findall(r"^HWNN_UNMATCHED (.*)$", text, re.MULTILINE))
+    visits = re.findall(r"^power_activity: visit (\S+)", text, re.MULTILINE)
+    repropagated = sum(1 for pin in visits if not pin.startswith(INPUT_REGISTER_PREFIX))
     return PowerResult(
-        total, internal, switching, leakage, "vectors", period_ns, log, report,
+        total - sum(regs), internal - regs[0], switching - regs[1], leakage - regs[2],
+        "vectors", period_ns, log, report,
         annotated_nets=int(annotated.group(1)) if annotated else 0,
-        unmatched_nets=unmatched,
+        unmatched_nets=unmatched, input_register_mw=sum(regs),
+        repropagated_pins=repropagated,
     )
+
+
+def _instance_power_sums(report: Path) -> tuple[float, float, float]:
+    """(internal, switching, leakage) in mW summed over a ``report_power -instances`` file."""
+    sums = [0.0, 0.0, 0.0]
+    rows = 0
+    for line in report.read_text().splitlines() if report.is_file() else []:
+        fields = line.split()
+        if len(fields) == 5 and re.fullmatch(_NUM, fields[0]):
+            rows += 1
+            for k in range(3):
+                sums[k] += float(fields[k]) * 1e3
+    if not rows:
+        raise EdaError(f"no instance rows in {report}")
+    return sums[0], sums[1], sums[2]

@@ -38,6 +38,7 @@ import numpy as np
 from hwnn.atomic import atomic_write_bytes
 from hwnn.cost.lut import network_lut_cost
 from hwnn.eda import (
+    POWER_METHOD_VERSION,
     power_from_activity,
     power_vectorless,
     synth_asic,
@@ -175,6 +176,9 @@ def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: in
             "power_vectors": len(words), "power_vectors_source": "test split, first vectors",
             "activity_simulator": "hwnn.eda.gatesim (zero-delay, numpy)",
             "annotated_nets": pa.annotated_nets, "unmatched_nets": len(pa.unmatched_nets),
+            "power_vectors_method": POWER_METHOD_VERSION,
+            "power_vectors_input_registers_mw": round(pa.input_register_mw, 5),
+            "power_vectors_repropagated_pins": pa.repropagated_pins,
             "preloaded_state_bits": act.preloaded_bits,
             "unplaced_state_bits": act.unplaced_state_bits,
             "gate_level_vs_ir_mismatches": netlist_mismatches(net, vectors, act.outputs, lat),
