@@ -42,7 +42,7 @@ _FUNCTION = re.compile(r'\bfunction\s*:\s*"([^"]*)"')
 _FF = re.compile(r'\bff\s*\(\s*"?(\w+)"?\s*,\s*"?(\w+)"?\s*\)\s*\{([^}]*)\}')
 _ATTR = re.compile(r'\b(\w+)\s*:\s*"([^"]*)"')
 _EXPR_TOKEN = re.compile(r"\s*(?:(\w+)|([!&|^()]))")
-_MODULE = re.compile(r"^module\s+\\?(\S+?)\s*\(", re.MULTILINE)
+_HEADER = re.compile(r"^module\s+\\?(\S+?)\s*\(([^)]*)\)\s*;", re.MULTILINE)
 _DECL = re.compile(r"^\s*(input|output|wire)\s+(?:\[\s*(\d+)\s*:\s*(\d+)\s*\]\s*)?(\\\S+|\w+)\s*;",
                    re.MULTILINE)
 _INSTANCE = re.compile(r"^\s*(\w+)\s+(\\\S+|[A-Za-z_][\w$]*)\s*\((.*?)\);",
@@ -139,13 +139,20 @@ class Netlist:
     instances: list[Instance] = field(default_factory=list)
 
 
+def module_span(text: str, top: str) -> tuple[re.Match[str], int]:
+    """Header of module ``top`` in a Yosys netlist (group 2: its port list) and the index of
+    the newline before its ``endmodule`` (``len(text)`` when it has none)."""
+    header = next((m for m in _HEADER.finditer(text) if m.group(1) == top), None)
+    if header is None:
+        raise EdaError(f"module {top} not found in netlist")
+    end = text.find("\nendmodule", header.end())
+    return header, end if end >= 0 else len(text)
+
+
 def module_body(text: str, top: str) -> str:
     """The text of module ``top`` of a Yosys netlist between its header and ``endmodule``."""
-    mod = next((m for m in _MODULE.finditer(text) if m.group(1) == top), None)
-    if mod is None:
-        raise EdaError(f"module {top} not found in netlist")
-    end = text.find("\nendmodule", mod.end())
-    return text[mod.end() : end if end >= 0 else None]
+    header, end = module_span(text, top)
+    return text[header.end() : end]
 
 
 def declarations(body: str) -> list[tuple[str, tuple[int, int] | None, str]]:

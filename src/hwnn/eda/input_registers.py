@@ -31,28 +31,17 @@ from __future__ import annotations
 
 import re
 
+from hwnn.eda.gatesim import module_span
 from hwnn.errors import EdaError
 
 INPUT_REGISTER_PREFIX = "hwnn_inreg_"
 RENAMED_INPUT_PREFIX = "hwnn_in_"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
-_HEADER = re.compile(r"^module\s+(\S+?)\s*\((.*?)\)\s*;", re.MULTILINE | re.DOTALL)
 _INPUT = re.compile(
     r"^(?P<indent>[ \t]*)input\s+(?:wire\s+)?(?P<signed>signed\s+)?"
     r"(?:\[\s*(?P<msb>-?\d+)\s*:\s*(?P<lsb>-?\d+)\s*\]\s*)?(?P<name>[^\s;,]+)\s*;",
     re.MULTILINE,
 )
-
-
-def _top_module(text: str, top: str) -> tuple[int, int, re.Match[str]]:
-    """(start, end) of ``top``'s text (end = just before its ``endmodule``) and its header."""
-    for header in _HEADER.finditer(text):
-        if header.group(1) == top:
-            end = text.find("endmodule", header.end())
-            if end < 0:
-                raise EdaError(f"module {top} has no endmodule")
-            return header.start(), end, header
-    raise EdaError(f"module {top} not found in the netlist")
 
 
 def register_inputs(text: str, top: str, clock_port: str = "clk") -> tuple[str, int]:
@@ -62,7 +51,8 @@ def register_inputs(text: str, top: str, clock_port: str = "clk") -> tuple[str, 
     Raises :class:`EdaError` for port names that are not plain identifiers (the generated
     designs only use plain ones).
     """
-    start, end, header = _top_module(text, top)
+    header, end = module_span(text, top)
+    start = header.start()
     body = text[header.end():end]
     ports = [p.strip() for p in header.group(2).split(",") if p.strip()]
     inputs = [m for m in _INPUT.finditer(body) if m.group("name") != clock_port]
@@ -75,7 +65,7 @@ def register_inputs(text: str, top: str, clock_port: str = "clk") -> tuple[str, 
     decl_prefix = ""
     if clock_port not in ports:
         new_ports.insert(0, clock_port)
-        decl_prefix = f"  input {clock_port};\n"
+        decl_prefix = f"\n  input {clock_port};"
     registers: list[str] = []
     pieces: list[str] = []
     last = 0
@@ -95,10 +85,10 @@ def register_inputs(text: str, top: str, clock_port: str = "clk") -> tuple[str, 
         for bit in bits:
             sel = "" if bit is None else f"[{bit}]"
             registers.append(
-                f"  DFF_X1 {INPUT_REGISTER_PREFIX}{len(registers)} (.CK({clock_port}), "
-                f".D({RENAMED_INPUT_PREFIX}{name}{sel}), .Q({name}{sel}));\n")
+                f"\n  DFF_X1 {INPUT_REGISTER_PREFIX}{len(registers)} (.CK({clock_port}), "
+                f".D({RENAMED_INPUT_PREFIX}{name}{sel}), .Q({name}{sel}));")
     pieces.append(body[last:])
-    new_header = f"module {top}({', '.join(new_ports)});\n"
+    new_header = f"module {top}({', '.join(new_ports)});"
     new_text = (text[:start] + new_header + decl_prefix + "".join(pieces)
                 + "".join(registers) + text[end:])
     return new_text, len(registers)

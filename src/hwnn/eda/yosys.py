@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from hwnn.eda.gatesim import module_span
 from hwnn.eda.liberty import (
     BUFFER,
     TIE_HI,
@@ -499,7 +500,6 @@ def _asic_by_leaves(verilog_files: Sequence[str | os.PathLike[str]], top: str, w
                    stitch=flat.summary())
 
 
-_NETLIST_HEADER = re.compile(r"^module\s+\\?(\S+?)\s*\(([^)]*)\);", re.MULTILINE)
 _PORT_DECL = re.compile(r"^\s*(input|output|inout)\s+(\[[^\]]*\]\s*)?(\\\S+|\w+)\s*;",
                         re.MULTILINE)
 
@@ -508,12 +508,11 @@ def leaf_stub(netlist_text: str, name: str) -> str:
     """Module ``name`` of a Yosys-written netlist reduced to its port declarations, marked
     ``(* blackbox *)``: Yosys then treats its instances as opaque cells and does not write
     the module back out."""
-    header = next((m for m in _NETLIST_HEADER.finditer(netlist_text) if m.group(1) == name),
-                  None)
-    if header is None:
-        raise EdaError(f"module {name} not found in its mapped netlist")
-    end = netlist_text.find("\nendmodule", header.end())
-    body = netlist_text[header.end() : end if end >= 0 else None]
+    try:
+        header, end = module_span(netlist_text, name)
+    except EdaError as exc:
+        raise EdaError(f"module {name} not found in its mapped netlist") from exc
+    body = netlist_text[header.end() : end]
     ports = [f"  {kind} {rng or ''}{port};" for kind, rng, port in _PORT_DECL.findall(body)]
     return "\n".join(["(* blackbox *)", f"module {name}({header.group(2).strip()});",
                       *ports, "endmodule", ""])
