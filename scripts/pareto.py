@@ -24,6 +24,7 @@ from typing import Any
 
 from hwnn.atomic import atomic_write_bytes
 from hwnn.report.markdown import table
+from hwnn.report.power import STALE_POWER_NOTE, power_withheld, vector_power_mw
 from hwnn.sweep import load_sweep, write_report
 from hwnn.sweep.report import dig
 
@@ -77,7 +78,8 @@ def points(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                     "analytic_lut6": dig(d, "fpga", "analytic_lut6"),
                     "area_um2": dig(d, "asic", "area_um2"),
                     "fmax_mhz": dig(d, "asic", "fmax_mhz"),
-                    "power_mw": dig(d, "asic", "power_vectors_mw"),
+                    "power_mw": vector_power_mw(dig(d, "asic")),
+                    "power_withheld": power_withheld(dig(d, "asic")),
                     "sim_passed": None if sim is None else sim["passed"],
                     "gate_mismatches": dig(d, "asic", "gate_level_vs_ir_mismatches"),
                 })
@@ -147,6 +149,8 @@ def markdown(pts: list[dict[str, Any]]) -> str:
                              f"LogicNets {name}: {100 * acc:.1f} %, {luts:,} LUT"])
             lines += table(["accuracy", "our cheapest design", "LUT6", "published"], rows)
             lines.append("")
+    if any(p["power_withheld"] for p in pts):
+        lines += [STALE_POWER_NOTE, ""]
     return "\n".join(lines) + "\n"
 
 

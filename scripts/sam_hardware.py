@@ -29,6 +29,7 @@ from typing import Any
 
 from hwnn.atomic import atomic_write_bytes
 from hwnn.report.markdown import table
+from hwnn.report.power import STALE_POWER_NOTE, power_withheld, vector_power_mw
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "sam"
@@ -112,7 +113,8 @@ def row(label: str, run: Path) -> dict[str, Any]:
         "output_weights": layers[-1]["nonzero_weights"] if layers else None,
         "area_um2": asic.get("area_um2"), "cells": asic.get("cells"),
         "layer_area_um2": layer_areas(run, len(layers)) if layers else [],
-        "fmax_mhz": asic.get("fmax_mhz"), "power_mw": asic.get("power_vectors_mw"),
+        "fmax_mhz": asic.get("fmax_mhz"), "power_mw": vector_power_mw(asic),
+        "power_withheld": power_withheld(asic),
         "power_clock_mhz": asic.get("power_clock_mhz"),
         "luts": fpga.get("luts"), "flip_flops": fpga.get("flip_flops"),
         "rtl_mismatches": (None if not sim else
@@ -150,6 +152,8 @@ def write(rows: list[dict[str, Any]]) -> None:
             "(sum over neurons). Layer sums: mapped area of each layer's neurons before the "
             "stitch shares identical cells. Mismatches: RTL (Verilator) and gate-level "
             "netlist against the IR reference.\n\n" + "\n".join(table(head, body)) + "\n")
+    if any(r["power_withheld"] for r in rows):
+        text += f"\n{STALE_POWER_NOTE}\n"
     OUT.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(OUT / "hardware.md", text.encode())
     atomic_write_bytes(OUT / "hardware.json", (json.dumps(rows, indent=2) + "\n").encode())

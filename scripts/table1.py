@@ -27,6 +27,7 @@ from typing import Any
 
 from hwnn.atomic import atomic_write_bytes
 from hwnn.report.markdown import score, table
+from hwnn.report.power import STALE_POWER_NOTE, power_withheld, vector_power_mw
 from hwnn.sweep import load_sweep, write_report
 from hwnn.sweep.report import dig
 
@@ -170,12 +171,13 @@ def table1_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             "n": dig(job, "hw_aware", "n"),
             "f_base": dig(base, "asic", "fmax_mhz"), "f_prop": dig(prop, "asic", "fmax_mhz"),
             "f_ret": dig(ret, "asic", "fmax_mhz"),
-            "p_base": dig(base, "asic", "power_vectors_mw"),
-            "p_prop": dig(prop, "asic", "power_vectors_mw"),
-            "p_ret": dig(ret, "asic", "power_vectors_mw"),
+            "p_base": vector_power_mw(dig(base, "asic")),
+            "p_prop": vector_power_mw(dig(prop, "asic")),
+            "p_ret": vector_power_mw(dig(ret, "asic")),
             "a_base": dig(base, "asic", "area_um2"), "a_prop": dig(prop, "asic", "area_um2"),
             "a_ret": dig(ret, "asic", "area_um2"),
             "l_base": dig(base, "fpga", "luts"), "l_prop": dig(prop, "fpga", "luts"),
+            "power_withheld": any(power_withheld(dig(x, "asic")) for x in (base, prop, ret)),
             "sims_passed": None if not sims or any(x is None for x in sims)
             else all(x["passed"] for x in sims),
             "gate_mismatches": (None if all(g is None for g in gate)
@@ -247,6 +249,8 @@ def markdown(rows: list[dict[str, Any]], fig9: list[dict[str, Any]]) -> str:
     lines += table(["design", "power mW", "area µm²", "LUT6"],
                    [[f["label"], _num(f["power"], ".1f"), _num(f["area"], ",.0f"),
                      _num(f["luts"], ",d")] for f in fig9])
+    if any(r["power_withheld"] for r in rows) or any(f["power_withheld"] for f in fig9):
+        lines += ["", STALE_POWER_NOTE]
     return "\n".join(lines) + "\n"
 
 
@@ -258,7 +262,8 @@ def fig9_data(report: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for label, job, design in picks:
         d = dig(jobs.get(job), "designs", design) or {}
-        out.append({"label": label, "power": dig(d, "asic", "power_vectors_mw"),
+        out.append({"label": label, "power": vector_power_mw(dig(d, "asic")),
+                    "power_withheld": power_withheld(dig(d, "asic")),
                     "area": dig(d, "asic", "area_um2"), "luts": dig(d, "fpga", "luts")})
     return out
 

@@ -35,6 +35,7 @@ from hwnn.cost.throughput import (
     peak_tops,
 )
 from hwnn.report.markdown import table
+from hwnn.report.power import STALE_POWER_NOTE, power_withheld, vector_power_mw
 from hwnn.sweep import load_sweep, write_report
 from hwnn.sweep.report import collect_job, dig
 
@@ -77,7 +78,8 @@ def job_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             "hw": None if not prop else {
                 "area_um2": dig(prop, "asic", "area_um2"),
                 "fmax_mhz": dig(prop, "asic", "fmax_mhz"),
-                "power_mw": dig(prop, "asic", "power_vectors_mw"),
+                "power_mw": vector_power_mw(dig(prop, "asic")),
+                "power_withheld": power_withheld(dig(prop, "asic")),
                 "gate_mismatches": dig(prop, "asic", "gate_level_vs_ir_mismatches"),
                 "lut6": dig(prop, "fpga", "luts"), "sim_passed": dig(prop, "sim", "passed")},
             "task": cfg.get("data", {}).get("task"),
@@ -159,6 +161,8 @@ def markdown(rows: list[dict[str, Any]], dec: dict[str, Any]) -> str:
                          n(r["hw"]["lut6"], ","),
                          {True: "0 mismatches", False: "FAIL", None: "–"}[r["hw"]["sim_passed"]],
                          n(r["hw"]["gate_mismatches"], "d")] for r in hw])
+        if any(r["hw"]["power_withheld"] for r in hw):
+            lines += ["", STALE_POWER_NOTE]
     syq = [r for r in done if r["granularity"] is not None]
     if syq:
         lines += ["", "## SYQ granularity (seed 002 ch. 5, Table 5.x style)", ""]

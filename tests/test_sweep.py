@@ -115,9 +115,10 @@ def test_shipped_sweeps_load(path: Path) -> None:
 
 
 def test_asic_results_of_an_older_flow_are_redone(tmp_path: Path) -> None:
-    """A sweep resumes an ASIC result only when the mapping recipe, clock and power vectors
-    it was made with (and, partitioned, the stitch) are the current ones; FPGA results are
-    kept."""
+    """A sweep resumes an ASIC result only when the mapping recipe, clock, power vectors and
+    power method it was made with (and, partitioned, the stitch) are the current ones; FPGA
+    results are kept."""
+    from hwnn.eda.sta import POWER_METHOD_VERSION
     from hwnn.eda.stitch import STITCH_VERSION
     from hwnn.eda.yosys import ASIC_FLOW_VERSION
     from hwnn.sweep.job import _synth_done
@@ -125,8 +126,11 @@ def test_asic_results_of_an_older_flow_are_redone(tmp_path: Path) -> None:
 
     job = Job(name="j", config={}, steps=["synth"], designs=[], sim_vectors=10,
               power_vectors=100, clock_ns=2.0, timeout_s=60)
-    current = {"asic_flow": ASIC_FLOW_VERSION, "power_clock_mhz": 500.0, "power_vectors": 100}
+    current = {"asic_flow": ASIC_FLOW_VERSION, "power_clock_mhz": 500.0, "power_vectors": 100,
+               "power_vectors_method": POWER_METHOD_VERSION}
     designs = {"embedded/asic": current, "generic/asic": {**current, "asic_flow": 1},
+               "power_v1/asic": {k: v for k, v in current.items()
+                                 if k != "power_vectors_method"},
                "old/asic": {"power_clock_mhz": 500.0, "power_vectors": 100},
                "slow/asic": {**current, "power_clock_mhz": 250.0},
                "part_old/asic": {**current, "partitions": 23},
@@ -135,13 +139,15 @@ def test_asic_results_of_an_older_flow_are_redone(tmp_path: Path) -> None:
                "embedded/fpga": {"luts": 5}}
     (tmp_path / "synth.json").write_text(json.dumps({"designs": designs}))
     done = {key: _synth_done(tmp_path, key, job, key.split("/")[1]) for key in designs}
-    assert done == {"embedded/asic": True, "generic/asic": False, "old/asic": False,
+    assert done == {"embedded/asic": True, "generic/asic": False, "power_v1/asic": False,
+                    "old/asic": False,
                     "slow/asic": False, "part_old/asic": False, "part/asic": True,
                     "embedded/fpga": True}
     assert not _synth_done(tmp_path, "missing/asic", job, "asic")
 
 
 def test_finished_job_with_an_older_asic_result_is_not_done(tmp_path: Path) -> None:
+    from hwnn.eda.sta import POWER_METHOD_VERSION
     from hwnn.eda.yosys import ASIC_FLOW_VERSION
     from hwnn.sweep.job import JOB_FILE
     from hwnn.sweep.runner import job_is_done
@@ -151,7 +157,8 @@ def test_finished_job_with_an_older_asic_result_is_not_done(tmp_path: Path) -> N
               clock_ns=2.0, timeout_s=60, designs=[DesignSpec(name="prop")])
     (tmp_path / JOB_FILE).write_text(json.dumps({"status": "done",
                                                  "job": job.model_dump(mode="json")}))
-    entry = {"asic_flow": ASIC_FLOW_VERSION, "power_clock_mhz": 500.0, "power_vectors": 100}
+    entry = {"asic_flow": ASIC_FLOW_VERSION, "power_clock_mhz": 500.0, "power_vectors": 100,
+             "power_vectors_method": POWER_METHOD_VERSION}
     synth = {"designs": {"embedded/asic": entry, "embedded/fpga": {"luts": 3}}}
     (tmp_path / "synth.json").write_text(json.dumps(synth))
     assert job_is_done(tmp_path, job)

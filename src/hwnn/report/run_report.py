@@ -11,6 +11,7 @@ from typing import Any
 
 from hwnn.atomic import atomic_write_bytes
 from hwnn.report.markdown import score, table
+from hwnn.report.power import STALE_POWER_NOTE, power_withheld, vector_power_mw
 
 STAGES = {"float": "float", "qat": "8-bit QAT", "pruned_before_finetune": "pruned (no fine-tune)",
           "finetune": "pruned + fine-tuned"}
@@ -60,7 +61,7 @@ def _synth(synth: dict[str, Any]) -> list[str]:
                   "power, test vectors (mW) | power, vectorless (mW) | netlist vs IR |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for key, e in sorted(asic.items()):
-            pv = e.get("power_vectors_mw")
+            pv = vector_power_mw(e)
             mism = e.get("gate_level_vs_ir_mismatches")
             lines.append(
                 f"| {key.split('/')[0]} | {e['area_um2']:,.1f} | {e['cells']:,} | "
@@ -68,6 +69,8 @@ def _synth(synth: dict[str, Any]) -> list[str]:
                 f"{'—' if pv is None else f'{pv:.3f}'} | {e['power_vectorless_mw']:.3f} | "
                 f"{'—' if mism is None else f'{mism} mismatches'} |")
         lines.append("")
+        if any(power_withheld(e) for e in asic.values()):
+            lines += [STALE_POWER_NOTE, ""]
     if fpga:
         lines += ["FPGA: Yosys `synth_xilinx` (xc7).", "",
                   "| design | LUTs | LUT6 | FFs | CARRY4 | DSP |", "|---|---|---|---|---|---|"]

@@ -3,8 +3,8 @@
 Every step is resumable, so a re-run of the sweep only does what is missing: training
 resumes from its checkpoint (or is a no-op when done), a simulation is skipped when its
 ``sim*.json`` passed with the requested number of vectors, a synthesis when ``synth.json``
-already holds the design/target with the same clock and power vectors. Output of the
-library (training epochs, tool progress) goes to ``RUN/job.log``; the outcome of each step
+already holds the design/target with the same clock, power vectors and power method. Output
+of the library (training epochs, tool progress) goes to ``RUN/job.log``; the outcome of each step
 to ``RUN/job.json``.
 """
 
@@ -21,6 +21,7 @@ from typing import Any
 from hwnn.atomic import atomic_write_bytes
 from hwnn.eda.stitch import STITCH_VERSION
 from hwnn.eda.yosys import ASIC_FLOW_VERSION
+from hwnn.report.power import power_is_current
 from hwnn.sweep.spec import DesignSpec, Job
 
 JOB_FILE = "job.json"
@@ -54,7 +55,8 @@ def _synth_done(run_dir: Path, key: str, job: Job, target: str) -> bool:
         return False
     return (entry.get("asic_flow") == ASIC_FLOW_VERSION
             and entry.get("power_clock_mhz") == round(1000.0 / job.clock_ns, 3)
-            and entry.get("power_vectors", 0) == job.power_vectors)
+            and entry.get("power_vectors", 0) == job.power_vectors
+            and (job.power_vectors == 0 or power_is_current(entry)))
 
 
 def _synth_targets(job: Job) -> Iterator[tuple[DesignSpec, str, str]]:

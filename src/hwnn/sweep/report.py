@@ -11,11 +11,13 @@ from typing import Any
 
 from hwnn.atomic import atomic_write_bytes
 from hwnn.report.markdown import score, table
+from hwnn.report.power import STALE_POWER_NOTE, power_withheld, vector_power_mw
 from hwnn.sweep.job import JOB_FILE, sim_file
 from hwnn.sweep.spec import Job, SweepSpec
 
 SYNTH_FIELDS = ("area_um2", "cells", "flip_flops", "fmax_mhz", "critical_path_ns",
-                "power_clock_mhz", "power_vectors_mw", "power_vectors", "power_vectorless_mw",
+                "power_clock_mhz", "power_vectors_mw", "power_vectors", "power_vectors_method",
+                "power_vectorless_mw",
                 "gate_level_vs_ir_mismatches", "luts", "carry4", "latency_cycles",
                 "nonzero_weights", "analytic_lut6", "seconds")
 
@@ -88,9 +90,11 @@ def markdown(spec: SweepSpec, rows: list[dict[str, Any]]) -> str:
                 *(score(metric, s[k]) if k in s else "–" for k in ("float", "finetune")),
                 score(metric, final) if final is not None else "–", _fmt(hw.get("n"), "d"),
                 dname, _fmt(asic.get("area_um2")), _fmt(asic.get("fmax_mhz"), ".1f"),
-                _fmt(asic.get("power_vectors_mw"), ".1f"), _fmt(fpga.get("luts"), ",d"),
+                _fmt(vector_power_mw(asic), ".1f"), _fmt(fpga.get("luts"), ",d"),
                 "–" if not sim else ("pass" if sim.get("passed") else "FAIL")])
     lines += table(head, body)
+    if any(power_withheld(d.get("asic")) for r in rows for d in (r["designs"] or {}).values()):
+        lines += ["", STALE_POWER_NOTE]
     failed = [r for r in rows if r["status"] == "failed"]
     if failed:
         lines += ["", "## Failed jobs", ""]
