@@ -91,14 +91,15 @@ def build(run: Path, label: str, vectors: int, power_vectors: int, jobs: int) ->
                       jobs=jobs, timeout_s=4 * 3600)
 
 
-def layer_areas(run: Path, n_layers: int) -> list[float | None]:
-    """Per layer, the summed mapped area of its neurons (leaf netlists of the partition)."""
+def layer_areas(run: Path, neurons: list[int]) -> list[float | None]:
+    """Per layer, the summed mapped area of its neurons (leaf netlists of the partition);
+    None until every one of the layer's ``neurons`` leaves has been synthesised."""
     parts = run / "synth" / f"{STYLE}_part" / "asic" / "parts"
     areas: list[float | None] = []
-    for k in range(n_layers):
+    for k, n in enumerate(neurons):
         leaves = sorted(parts.glob(f"*_l{k}_n*/leaf_result.json")) if parts.is_dir() else []
         areas.append(round(sum(json.loads(p.read_text())["result"]["area_um2"]
-                               for p in leaves), 1) if leaves else None)
+                               for p in leaves), 1) if len(leaves) == n else None)
     return areas
 
 
@@ -124,7 +125,7 @@ def row(label: str, run: Path) -> dict[str, Any]:
         "hidden_additions": None if hidden is None else (2 * hidden if is_sam else hidden),
         "output_weights": layers[-1]["nonzero_weights"] if layers else None,
         "area_um2": asic.get("area_um2"), "cells": asic.get("cells"),
-        "layer_area_um2": layer_areas(run, len(layers)) if layers else [],
+        "layer_area_um2": layer_areas(run, [la["out_features"] for la in layers]),
         "fmax_mhz": asic.get("fmax_mhz"), "power_mw": vector_power_mw(asic),
         "power_withheld": power_withheld(asic),
         "power_clock_mhz": asic.get("power_clock_mhz"),
