@@ -25,6 +25,7 @@ import argparse
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,34 +49,41 @@ def _json(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def designs(b_thresholds: list[int], b_max_losses: list[float]) -> dict[str, Path]:
-    out = {"A (MAC, 8-bit, pruned)": OUT / "sam_config_a_hw"}
-    for loss in b_max_losses:
-        out[f"B (SAM, 8-bit, val. loss <= {loss:g})"] = OUT / f"sam_config_b_int_loss{loss:g}"
-    for t in b_thresholds:
-        out[f"B (SAM, 8-bit, activation >= {t})"] = OUT / f"sam_config_b_int_t{t}"
+@dataclass(frozen=True)
+class Design:
+    """One row of the table: its run folder and, for B, how the float run is pruned
+    (``make_hardware_run`` keyword arguments; None for A, which is trained from its config)."""
+
+    label: str
+    run: Path
+    b_pruning: dict[str, Any] | None = None
+
+
+def designs(b_thresholds: list[int], b_max_losses: list[float]) -> list[Design]:
+    out = [Design("A (MAC, 8-bit, pruned)", OUT / "sam_config_a_hw")]
+    out += [Design(f"B (SAM, 8-bit, val. loss <= {loss:g})",
+                   OUT / f"sam_config_b_int_loss{loss:g}", {"threshold": None, "max_loss": loss})
+            for loss in b_max_losses]
+    out += [Design(f"B (SAM, 8-bit, activation >= {t})", OUT / f"sam_config_b_int_t{t}",
+                   {"threshold": t}) for t in b_thresholds]
     return out
 
 
-def build(run: Path, label: str, vectors: int, power_vectors: int, jobs: int) -> None:
+def build(design: Design, vectors: int, power_vectors: int, jobs: int) -> None:
     """Train/derive, export, simulate and synthesise one design (skipping finished steps)."""
     from hwnn.methods.logic_flow import IR_FILE, export, sim_json_path, simulate_run
     from hwnn.methods.sam_hardware import make_hardware_run
     from hwnn.methods.synth_flow import SYNTH_FILE, design_label, synth_run
 
+    run, label = design.run, design.label
     if not (run / "model.pt").is_file():
-        if label.startswith("A"):
+        if design.b_pruning is None:
             subprocess.run([sys.executable, "-m", "hwnn.cli", "--threads", "1", "train",
                             str(A_CONFIG), "--out", str(run), "--no-progress"], check=True)
         else:
-            if "_loss" in run.name:
-                rep = make_hardware_run(B_FLOAT, run, threshold=None,
-                                        max_loss=float(run.name.rsplit("_loss", 1)[1]))
-            else:
-                rep = make_hardware_run(B_FLOAT, run, threshold=int(run.name.rsplit("_t", 1)[1]))
+            rep = make_hardware_run(B_FLOAT, run, **design.b_pruning)
             print(f"{label}: threshold {rep['threshold']}, kept {rep['kept_parameters']}, "
-                  f"integer test accuracy "
-                  f"{rep['test_accuracy_integer']:.4f}", flush=True)
+                  f"integer test accuracy {rep['test_accuracy_integer']:.4f}", flush=True)
     if not (run / IR_FILE).is_file():
         export(run)
     if not sim_json_path(run, STYLE, partition=True).is_file():
@@ -190,10 +198,10 @@ def main() -> None:
     todo = designs(args.b_threshold or [],
                    args.b_max_loss or ([] if args.b_threshold else [DEFAULT_B_MAX_LOSS]))
     if not args.report_only:
-        for label, run in todo.items():
-            if args.only is None or label.startswith(args.only):
-                build(run, label, args.vectors, args.power_vectors, args.jobs)
-    write([row(label, run) for label, run in todo.items()])
+        for design in todo:
+            if args.only is None or design.label.startswith(args.only):
+                build(design, args.vectors, args.power_vectors, args.jobs)
+    write([row(d.label, d.run) for d in todo])
 
 
 if __name__ == "__main__":
