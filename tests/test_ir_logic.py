@@ -199,6 +199,29 @@ def test_ir_file_round_trip_and_checksum(tmp_path: Path) -> None:
         load_ir(path)
 
 
+def test_ir_fingerprint_follows_the_hardware_not_the_file(tmp_path: Path) -> None:
+    """Two exports of one network may differ in their npz bytes (zip write times) but have the same
+    fingerprint, also after loading; any weight, width or name change alters it; meta
+    (where the run lives) does not."""
+    from hwnn.ir import ir_fingerprint
+
+    net = _tiny()
+    first = load_ir(save_ir(net, tmp_path / "a.ir.json"))
+    second = load_ir(save_ir(net, tmp_path / "b.ir.json"))
+    assert ir_fingerprint(first) == ir_fingerprint(second) == ir_fingerprint(net)
+    moved = _tiny()
+    moved.meta["source_run"] = "/elsewhere"
+    assert ir_fingerprint(moved) == ir_fingerprint(net)
+    changed = []
+    for edit in (lambda n: n.layers[0].weight.__setitem__((0, 0), n.layers[0].weight[0, 0] ^ 1),
+                 lambda n: setattr(n.layers[0], "acc_bits", n.layers[0].acc_bits + 1),
+                 lambda n: setattr(n, "name", n.name + "x")):
+        other = _tiny()
+        edit(other)
+        changed.append(ir_fingerprint(other))
+    assert ir_fingerprint(net) not in changed and len(set(changed)) == 3
+
+
 def test_bad_irs_are_rejected(tmp_path: Path) -> None:
     path = save_ir(_tiny(), tmp_path / "t.ir.json")
     doc = json.loads(path.read_text())

@@ -116,8 +116,8 @@ def test_shipped_sweeps_load(path: Path) -> None:
 
 def test_asic_results_of_an_older_flow_are_redone(tmp_path: Path) -> None:
     """A sweep resumes an ASIC result only when the mapping recipe, clock, power vectors and
-    power method it was made with (and, partitioned, the stitch) are the current ones; FPGA
-    results are kept."""
+    power method it was made with (and, partitioned, the stitch) are the current ones and it
+    was made from the same IR; FPGA results only need the same IR."""
     from hwnn.eda.sta import POWER_METHOD_VERSION
     from hwnn.eda.stitch import STITCH_VERSION
     from hwnn.eda.yosys import ASIC_FLOW_VERSION
@@ -127,23 +127,40 @@ def test_asic_results_of_an_older_flow_are_redone(tmp_path: Path) -> None:
     job = Job(name="j", config={}, steps=["synth"], designs=[], sim_vectors=10,
               power_vectors=100, clock_ns=2.0, timeout_s=60)
     current = {"asic_flow": ASIC_FLOW_VERSION, "power_clock_mhz": 500.0, "power_vectors": 100,
-               "power_vectors_method": POWER_METHOD_VERSION}
+               "power_vectors_method": POWER_METHOD_VERSION, "ir_fingerprint": "f1"}
     designs = {"embedded/asic": current, "generic/asic": {**current, "asic_flow": 1},
                "power_v1/asic": {k: v for k, v in current.items()
                                  if k != "power_vectors_method"},
-               "old/asic": {"power_clock_mhz": 500.0, "power_vectors": 100},
+               "old/asic": {"power_clock_mhz": 500.0, "power_vectors": 100,
+                            "ir_fingerprint": "f1"},
                "slow/asic": {**current, "power_clock_mhz": 250.0},
                "part_old/asic": {**current, "partitions": 23},
                "part/asic": {**current, "partitions": 23,
                              "stitch": {"version": STITCH_VERSION}},
-               "embedded/fpga": {"luts": 5}}
+               "retrained/asic": {**current, "ir_fingerprint": "f0"},
+               "unprinted/asic": {k: v for k, v in current.items() if k != "ir_fingerprint"},
+               "embedded/fpga": {"luts": 5, "ir_fingerprint": "f1"},
+               "retrained/fpga": {"luts": 5, "ir_fingerprint": "f0"}}
     (tmp_path / "synth.json").write_text(json.dumps({"designs": designs}))
-    done = {key: _synth_done(tmp_path, key, job, key.split("/")[1]) for key in designs}
+    done = {key: _synth_done(tmp_path, key, job, key.split("/")[1], "f1") for key in designs}
     assert done == {"embedded/asic": True, "generic/asic": False, "power_v1/asic": False,
-                    "old/asic": False,
-                    "slow/asic": False, "part_old/asic": False, "part/asic": True,
-                    "embedded/fpga": True}
-    assert not _synth_done(tmp_path, "missing/asic", job, "asic")
+                    "old/asic": False, "slow/asic": False, "part_old/asic": False,
+                    "part/asic": True, "retrained/asic": False, "unprinted/asic": False,
+                    "embedded/fpga": True, "retrained/fpga": False}
+    assert not _synth_done(tmp_path, "missing/asic", job, "asic", "f1")
+    assert not _synth_done(tmp_path, "embedded/asic", job, "asic", None)  # no IR exported
+
+
+def _exported_run(run_dir: Path, seed: int = 0) -> str:
+    """A run folder with an exported IR; returns its fingerprint."""
+    from toy import random_ir
+
+    from hwnn.ir import ir_fingerprint, save_ir
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    net = random_ir(seed, 5, 4, 3)
+    save_ir(net, run_dir / "net.ir.json")
+    return ir_fingerprint(net)
 
 
 def test_finished_job_with_an_older_asic_result_is_not_done(tmp_path: Path) -> None:
@@ -157,14 +174,42 @@ def test_finished_job_with_an_older_asic_result_is_not_done(tmp_path: Path) -> N
               clock_ns=2.0, timeout_s=60, designs=[DesignSpec(name="prop")])
     (tmp_path / JOB_FILE).write_text(json.dumps({"status": "done",
                                                  "job": job.model_dump(mode="json")}))
+    fingerprint = _exported_run(tmp_path)
     entry = {"asic_flow": ASIC_FLOW_VERSION, "power_clock_mhz": 500.0, "power_vectors": 100,
-             "power_vectors_method": POWER_METHOD_VERSION}
-    synth = {"designs": {"embedded/asic": entry, "embedded/fpga": {"luts": 3}}}
+             "power_vectors_method": POWER_METHOD_VERSION, "ir_fingerprint": fingerprint}
+    synth = {"designs": {"embedded/asic": entry,
+                         "embedded/fpga": {"luts": 3, "ir_fingerprint": fingerprint}}}
     (tmp_path / "synth.json").write_text(json.dumps(synth))
     assert job_is_done(tmp_path, job)
     synth["designs"]["embedded/asic"] = {**entry, "asic_flow": ASIC_FLOW_VERSION - 1}
     (tmp_path / "synth.json").write_text(json.dumps(synth))
     assert not job_is_done(tmp_path, job)
+
+
+def test_results_of_a_retrained_network_are_redone(tmp_path: Path) -> None:
+    """Retraining is not bit-reproducible: a simulation or synthesis made from another
+    export of the run (another IR fingerprint) does not count as done, so a finished job
+    whose network changed is simulated and synthesised again."""
+    from hwnn.sweep.job import JOB_FILE, _sim_done
+    from hwnn.sweep.runner import job_is_done
+    from hwnn.sweep.spec import DesignSpec, Job
+
+    job = Job(name="j", config={}, steps=["sim", "synth"], sim_vectors=10, power_vectors=0,
+              clock_ns=2.0, timeout_s=60, designs=[DesignSpec(name="prop", targets=["fpga"])])
+    (tmp_path / JOB_FILE).write_text(json.dumps({"status": "done",
+                                                 "job": job.model_dump(mode="json")}))
+    old = _exported_run(tmp_path, seed=0)
+    sim = {"passed": True, "vectors": 10, "ir_fingerprint": old}
+    (tmp_path / "sim.json").write_text(json.dumps(sim))
+    (tmp_path / "synth.json").write_text(json.dumps(
+        {"designs": {"embedded/fpga": {"luts": 3, "ir_fingerprint": old}}}))
+    assert _sim_done(tmp_path / "sim.json", 10, old) and job_is_done(tmp_path, job)
+    assert not _sim_done(tmp_path / "sim.json", 11, old)
+    new = _exported_run(tmp_path, seed=1)  # the retrained network
+    assert new != old
+    assert not _sim_done(tmp_path / "sim.json", 10, new) and not job_is_done(tmp_path, job)
+    (tmp_path / "sim.json").write_text(json.dumps({**sim, "ir_fingerprint": new}))
+    assert not job_is_done(tmp_path, job)  # the synthesis is still the old network's
 
 
 def test_a_job_whose_worker_dies_is_recorded_and_the_sweep_goes_on(

@@ -76,6 +76,25 @@ def test_rerun_of_finished_run_is_a_no_op(tmp_path: Path) -> None:
     assert again == first
 
 
+def test_a_finished_run_without_its_checkpoint_is_not_retrained(tmp_path: Path) -> None:
+    """Only ``model.pt`` and ``metrics.json`` of a run are committed: on a fresh checkout
+    the run is complete as it is (its weights untouched); another config is refused."""
+    import pytest
+
+    from hwnn.errors import ConfigError
+
+    ds = toy_dataset(n=1500)
+    first = Trainer(toy_config(epochs=1), ds, tmp_path / "r", progress=False).run()
+    (tmp_path / "r" / "checkpoint.pt").unlink()
+    model = tmp_path / "r" / "model.pt"
+    stamp = model.stat().st_mtime_ns
+    again = Trainer(toy_config(epochs=1), ds, tmp_path / "r", progress=False).run()
+    assert again == first and model.stat().st_mtime_ns == stamp
+    assert not (tmp_path / "r" / "checkpoint.pt").exists()
+    with pytest.raises(ConfigError, match="finished run with a different config"):
+        Trainer(toy_config(epochs=2), ds, tmp_path / "r", progress=False).run()
+
+
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path: Path) -> None:
     epochs, n = 4, 4000
     reference = _run_script(tmp_path / "ref", epochs, n)

@@ -3,7 +3,7 @@
 ``hwnn.ir.export`` (torch → IR) is imported on demand; everything else here is numpy only.
 """
 
-from hwnn.ir.io import load_ir, save_ir
+from hwnn.ir.io import ir_fingerprint, load_ir, save_ir
 from hwnn.ir.model import IR_FORMAT, DenseLayer, Head, IRError, IRInput, IRNetwork
 from hwnn.ir.reference import Trace, predict, quantize_inputs, run
 
@@ -15,6 +15,7 @@ __all__ = [
     "IRInput",
     "IRNetwork",
     "Trace",
+    "ir_fingerprint",
     "load_ir",
     "predict",
     "quantize_inputs",

@@ -95,6 +95,18 @@ def save_ir(net: IRNetwork | LutNetwork, path: str | os.PathLike[str]) -> Path:
     """Validate and write ``net`` to ``path`` (``*.ir.json``) and its ``.ir.npz``."""
     net.validate()
     json_path, npz_path = _paths(path)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **network_arrays(net))
+    blob = buffer.getvalue()
+    atomic_write_bytes(npz_path, blob)
+    sha = hashlib.sha256(blob).hexdigest()
+    doc = _network_dict(net, npz_path.name, sha)
+    atomic_write_bytes(json_path, (json.dumps(doc, indent=2) + "\n").encode())
+    return json_path
+
+
+def network_arrays(net: IRNetwork | LutNetwork) -> dict[str, np.ndarray]:
+    """The npz arrays of ``net`` by name (``l{k}.<name>``, all int64)."""
     arrays: dict[str, np.ndarray] = {}
     if isinstance(net, LutNetwork):
         for k, lut in enumerate(net.layers):
@@ -104,15 +116,29 @@ def save_ir(net: IRNetwork | LutNetwork, path: str | os.PathLike[str]) -> Path:
         for k, layer in enumerate(net.layers):
             for name in _layer_arrays(layer):
                 arrays[f"l{k}.{name}"] = np.asarray(getattr(layer, name), dtype=np.int64)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    blob = buffer.getvalue()
-    atomic_write_bytes(npz_path, blob)
-    sha = hashlib.sha256(blob).hexdigest()
-    doc = (lut_to_dict(net, npz_path.name, sha) if isinstance(net, LutNetwork)
-           else to_dict(net, npz_path.name, sha))
-    atomic_write_bytes(json_path, (json.dumps(doc, indent=2) + "\n").encode())
-    return json_path
+    return arrays
+
+
+def _network_dict(net: IRNetwork | LutNetwork, arrays_name: str, arrays_sha256: str
+                  ) -> dict[str, Any]:
+    return (lut_to_dict(net, arrays_name, arrays_sha256) if isinstance(net, LutNetwork)
+            else to_dict(net, arrays_name, arrays_sha256))
+
+
+def ir_fingerprint(net: IRNetwork | LutNetwork) -> str:
+    """SHA-256 of what defines the hardware of ``net``: its JSON structure (name, input,
+    layers with widths and rules, head) and every array's name, dtype, shape and values.
+    Unlike the npz checksum it does not change when the same network is exported again (the
+    zip holds write times), and it leaves out ``meta`` (where the run lives, its config),
+    which the Verilog does not depend on. Results made from one IR (``sim*.json``,
+    ``synth.json``) record it, so a retrained network is never matched with old results."""
+    doc = _network_dict(net, "", "")
+    doc.pop("meta", None)
+    digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode())
+    for name, array in sorted(network_arrays(net).items()):
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def lut_to_dict(net: LutNetwork, arrays_name: str, arrays_sha256: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import numpy as np
 from hwnn.atomic import atomic_write_bytes
 from hwnn.eda.rtlsim import available_simulators, simulate
 from hwnn.errors import HwnnError
-from hwnn.ir import IRNetwork, Trace, load_ir, run, save_ir
+from hwnn.ir import IRNetwork, Trace, ir_fingerprint, load_ir, run, save_ir
 from hwnn.ir.lut import LutNetwork, run_lut
 from hwnn.logic.lut_verilog import lut_network_verilog
 from hwnn.logic.testbench import make_testbench, write_vectors
@@ -161,6 +161,7 @@ def simulate_run(run_dir: Path, n_vectors: int = 10_000, style: Style = "embedde
     diff = np.flatnonzero(np.any(trace.outputs[-1] != torch_out, axis=1))
     report: dict[str, Any] = {
         "run": str(run_dir), "ir": str(ir_path(run_dir, variant)), "variant": variant,
+        "ir_fingerprint": ir_fingerprint(net),
         "style": style, "partition": partition,
         "extra_stages": extra_stages, "latency_cycles": latency(net, extra_stages),
         "vectors": len(codes), "source": "test split, first vectors",

@@ -48,7 +48,7 @@ from hwnn.eda import (
 from hwnn.eda.gatesim import simulate_activity
 from hwnn.eda.yosys import ASIC_FLOW_VERSION, PartitionProgress
 from hwnn.errors import HwnnError
-from hwnn.ir import IRNetwork
+from hwnn.ir import IRNetwork, ir_fingerprint
 from hwnn.ir.lut import LutNetwork
 from hwnn.logic.literals import pack_words
 from hwnn.logic.testbench import output_words
@@ -265,6 +265,7 @@ def synth_run(run_dir: Path, target: Target = "asic", style: Style = "embedded",
         vectors, _, _ = quantized_inputs(run_dir, "test", power_vectors, data_dir,
                                          torch_outputs=False)
     entry = {"run": str(run_dir), "ir_variant": variant, "design": label,
+             "ir_fingerprint": ir_fingerprint(net),
              **synth_design(net, run_dir / "synth" / label / target, target, style,
                             extra_stages, retime, clock_ns, input_activity, vectors, use_dsp,
                             timeout_s, partition, jobs, progress)}

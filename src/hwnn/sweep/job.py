@@ -1,9 +1,11 @@
 """One sweep job, run start to finish in one process: train → export → simulate → synthesise.
 
 Every step is resumable, so a re-run of the sweep only does what is missing: training
-resumes from its checkpoint (or is a no-op when done), a simulation is skipped when its
-``sim*.json`` passed with the requested number of vectors, a synthesis when ``synth.json``
-already holds the design/target with the same clock, power vectors and power method. Output
+resumes from its checkpoint (or is a no-op when done, also when only the committed
+``model.pt``/``metrics.json`` are left), a simulation is skipped when its ``sim*.json`` passed
+with the requested number of vectors on the same IR (:func:`hwnn.ir.ir_fingerprint`), a
+synthesis when ``synth.json`` already holds the design/target made from the same IR with the
+same clock, power vectors and power method. Output
 of the library (training epochs, tool progress) goes to ``RUN/job.log``; the outcome of each step
 to ``RUN/job.json``.
 """
@@ -35,19 +37,36 @@ def sim_file(run_dir: Path, design: DesignSpec) -> Path:
                          design.partition)
 
 
-def _sim_done(path: Path, vectors: int) -> bool:
-    if not path.is_file():
+def current_fingerprint(run_dir: Path, variant: str) -> str | None:
+    """:func:`hwnn.ir.ir_fingerprint` of the run's exported IR ``variant`` (None when it
+    has not been exported or does not load)."""
+    from hwnn.errors import HwnnError
+    from hwnn.ir import IRError, ir_fingerprint
+    from hwnn.methods.logic_flow import load_run_ir
+
+    try:
+        return ir_fingerprint(load_run_ir(run_dir, variant))
+    except (HwnnError, IRError):
+        return None
+
+
+def _sim_done(path: Path, vectors: int, fingerprint: str | None) -> bool:
+    """A simulation is done when it passed with ``vectors`` vectors on the IR it is asked
+    for (a retrained or re-profiled network has another fingerprint and is simulated again)."""
+    if not path.is_file() or fingerprint is None:
         return False
     doc = json.loads(path.read_text())
-    return bool(doc.get("passed")) and doc.get("vectors") == vectors
+    return (bool(doc.get("passed")) and doc.get("vectors") == vectors
+            and doc.get("ir_fingerprint") == fingerprint)
 
 
-def _synth_done(run_dir: Path, key: str, job: Job, target: str) -> bool:
+def _synth_done(run_dir: Path, key: str, job: Job, target: str, fingerprint: str | None
+                ) -> bool:
     path = run_dir / "synth.json"
-    if not path.is_file():
+    if not path.is_file() or fingerprint is None:
         return False
     entry = json.loads(path.read_text()).get("designs", {}).get(key)
-    if entry is None:
+    if entry is None or entry.get("ir_fingerprint") != fingerprint:
         return False
     if target == "fpga":
         return True
@@ -70,12 +89,34 @@ def _synth_targets(job: Job) -> Iterator[tuple[DesignSpec, str, str]]:
             yield design, target, f"{label}/{target}"
 
 
-def synth_results_current(run_dir: Path, job: Job) -> bool:
-    """Whether every synthesis result ``job`` asks for exists and was made by the current
-    flow (a finished job whose ASIC results predate a flow change is run again)."""
-    if "synth" not in job.steps:
-        return True
-    return all(_synth_done(run_dir, key, job, target) for _, target, key in _synth_targets(job))
+def _sim_designs(job: Job, run_dir: Path) -> Iterator[tuple[DesignSpec, Path]]:
+    """(design, ``sim*.json`` path) for every simulation ``job`` asks for, each file once."""
+    seen: set[Path] = set()
+    for design in job.designs:
+        path = sim_file(run_dir, design)
+        if design.sim and path not in seen:
+            seen.add(path)
+            yield design, path
+
+
+def results_current(run_dir: Path, job: Job) -> bool:
+    """Whether every simulation and synthesis result ``job`` asks for exists, was made from
+    the run's current IR and (ASIC) by the current flow; a finished job that fails this is
+    run again and redoes only what is missing."""
+    prints: dict[str, str | None] = {}
+
+    def fingerprint(variant: str) -> str | None:
+        if variant not in prints:
+            prints[variant] = current_fingerprint(run_dir, variant)
+        return prints[variant]
+
+    if "sim" in job.steps and not all(
+            _sim_done(path, job.sim_vectors, fingerprint(d.variant))
+            for d, path in _sim_designs(job, run_dir)):
+        return False
+    return "synth" not in job.steps or all(
+        _synth_done(run_dir, key, job, target, fingerprint(design.variant))
+        for design, target, key in _synth_targets(job))
 
 
 def _write_status(run_dir: Path, status: dict[str, Any]) -> None:
@@ -126,14 +167,9 @@ def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> Non
         with step("export"):
             export(run_dir)
     if "sim" in job.steps:
-        seen: set[Path] = set()
-        for design in job.designs:
-            path = sim_file(run_dir, design)
-            if not design.sim or path in seen:
-                continue
-            seen.add(path)
-            if _sim_done(path, job.sim_vectors):
-                console.print(f"sim {path.name}: done earlier, skipped")
+        for design, path in _sim_designs(job, run_dir):
+            if _sim_done(path, job.sim_vectors, current_fingerprint(run_dir, design.variant)):
+                console.print(f"sim {path.name}: done earlier on this IR, skipped")
                 continue
             with step(f"sim:{design.name}"):
                 report = simulate_run(run_dir, job.sim_vectors, design.style,
@@ -144,8 +180,9 @@ def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> Non
                 raise RuntimeError(f"simulation of {design.name} failed: see {report['path']}")
     if "synth" in job.steps:
         for design, target, key in _synth_targets(job):
-            if _synth_done(run_dir, key, job, target):
-                console.print(f"synth {key}: done earlier, skipped")
+            if _synth_done(run_dir, key, job, target,
+                           current_fingerprint(run_dir, design.variant)):
+                console.print(f"synth {key}: done earlier on this IR, skipped")
                 continue
             with step(f"synth:{design.name}:{target}"):
                 synth_run(run_dir, target, design.style, design.extra_stages,

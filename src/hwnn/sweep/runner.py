@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnn.errors import HwnnError
-from hwnn.sweep.job import JOB_FILE, record_crash, run_job, synth_results_current
+from hwnn.sweep.job import JOB_FILE, record_crash, results_current, run_job
 from hwnn.sweep.report import write_report
 from hwnn.sweep.spec import Job, SweepSpec
 
@@ -30,7 +30,7 @@ def job_is_done(run_dir: Path, job: Job) -> bool:
         return False
     status = json.loads(path.read_text())
     return (status.get("status") == "done" and status.get("job") == job.model_dump(mode="json")
-            and synth_results_current(run_dir, job))
+            and results_current(run_dir, job))
 
 
 def _ray() -> Any:

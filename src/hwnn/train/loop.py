@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -128,7 +129,7 @@ class Trainer:
     def _load_state(self) -> dict[str, Any]:
         path = self.run_dir / CHECKPOINT
         if not path.exists():
-            return self._fresh_state()
+            return self._finished_state() or self._fresh_state()
         state = torch.load(path, weights_only=False)
         if _normalized(state.get("config")) != self.cfg_dict:
             raise ConfigError(
@@ -136,6 +137,25 @@ class Trainer:
                 "(or delete the old one) to start a new run"
             )
         return state
+
+    def _finished_state(self) -> dict[str, Any] | None:
+        """A finished run whose checkpoint is gone (``model.pt`` and ``metrics.json`` are
+        committed, ``checkpoint.pt`` is not): complete when ``model.pt`` holds this config,
+        so a fresh checkout does not retrain it (retraining is not bit-reproducible across
+        machines and would change the hardware the committed results describe)."""
+        model_path, metrics_path = self.run_dir / MODEL, self.run_dir / METRICS
+        if not (model_path.is_file() and metrics_path.is_file()):
+            return None
+        metrics = json.loads(metrics_path.read_text())
+        if metrics.get("status") != "done":
+            return None
+        stored = torch.load(model_path, weights_only=False, map_location="cpu")
+        if _normalized(stored.get("config")) != self.cfg_dict:
+            raise ConfigError(
+                f"{self.run_dir} holds a finished run with a different config; pass a new "
+                "--out folder (or delete the old one) to start a new run"
+            )
+        return {**self._fresh_state(), "done": True, "metrics": metrics}
 
     def _save(self, state: dict[str, Any], optimizer: Any, scheduler: Any) -> None:
         state["model"] = self.model.state_dict()
