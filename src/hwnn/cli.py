@@ -330,6 +330,10 @@ def synth(
     partition: Partition = False,
     jobs: Annotated[int, typer.Option(min=1, help="--partition: Yosys processes at a time "
                                       "(each within the tool memory cap)")] = 1,
+    leafwise: Annotated[bool, typer.Option(
+        help="--partition, asic: timing, power and the gate-level check one neuron at a time "
+             "(no flat netlist; for designs whose flat netlist does not fit in memory)")
+    ] = False,
 ) -> None:
     """Synthesise one design of a run (Yosys/ABC, OpenSTA, Icarus) into RUN/synth.json."""
     from hwnn.methods.synth_flow import synth_run
@@ -340,13 +344,13 @@ def synth(
     try:
         with console.status(f"synthesising ({target}) ...") as status:
             def progress(done: int, total: int, module: str) -> None:
-                status.update(f"synthesising ({target}): {done}/{total} modules mapped "
+                status.update(f"synthesising ({target}): {done}/{total} modules done "
                               f"(last {module})")
 
             entry = synth_run(run, target, style,  # type: ignore[arg-type]
                               extra_stages, ir, retime, clock_ns, 0.5, power_vectors, dsp,
                               timeout, str(data_dir) if data_dir else None, partition, jobs,
-                              progress)
+                              progress, leafwise)
     except HwnnError as err:
         _fail(err)
     console.print(synth_summary(entry))
@@ -360,10 +364,13 @@ def synth_summary(entry: dict[str, Any]) -> str:
                 f"{entry['carry4']:,} CARRY4, {entry['dsp']} DSP ({entry['seconds']} s)")
     text = (f"asic: {entry['area_um2']:,.1f} um^2, {entry['cells']:,} cells, "
             f"{entry['flip_flops']:,} FFs, fmax {entry['fmax_mhz']:.1f} MHz, power @ "
-            f"{entry['power_clock_mhz']:g} MHz: {entry['power_vectorless_mw']:.3f} mW "
-            "vectorless")
+            f"{entry['power_clock_mhz']:g} MHz:")
+    if "power_vectorless_mw" in entry:
+        text += f" {entry['power_vectorless_mw']:.3f} mW vectorless,"
+    if entry.get("timing_power_flow") == "leafwise":
+        text += " leaf by leaf,"
     if "power_vectors_mw" in entry:
-        text += (f", {entry['power_vectors_mw']:.3f} mW from {entry['power_vectors']} test "
+        text += (f" {entry['power_vectors_mw']:.3f} mW from {entry['power_vectors']} test "
                  f"vectors (netlist vs IR mismatches: {entry['gate_level_vs_ir_mismatches']})")
     return text + f" ({entry['seconds']} s)"
 

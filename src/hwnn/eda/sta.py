@@ -167,9 +167,13 @@ def timing(
     period_ns: float,
     timeout_s: float = 300,
     data_dir: str | os.PathLike[str] | None = None,
+    net_loads: Mapping[str, float] | None = None,
 ) -> TimingResult:
-    """Worst setup path of a Nangate45 netlist; fmax = 1000 / critical path (MHz)."""
+    """Worst setup path of a Nangate45 netlist; fmax = 1000 / critical path (MHz).
+    ``net_loads``: extra capacitance on named nets (:func:`_net_load_lines`)."""
     work, lines = _setup(netlist, top, workdir, clock_port, period_ns, data_dir)
+    if net_loads:
+        lines += _net_load_lines(net_loads, work / "timing_loads.txt")
     report = work / "timing.rpt"
     lines.append(f"report_checks -path_delay max -digits 6 > {tcl_word(report.name)}")
     text, log = _run_sta(lines, work, "timing", timeout_s)
@@ -274,6 +278,29 @@ def _annotation_lines(activity: Mapping[str, float], data_file: Path) -> list[st
     ]
 
 
+def _net_load_lines(loads: Mapping[str, float], data_file: Path) -> list[str]:
+    """Tcl that adds each listed net's extra capacitance (library units, fF for Nangate45)
+    with ``set_load``: the pins a net drives outside this netlist (the other leaves of a
+    partitioned design, :mod:`hwnn.eda.leafwise`). Read from ``data_file`` in one go, like
+    the activities; a listed net the design lacks is an error."""
+    data_file.write_text("".join(f"{tcl_word(name)} {float(cap):.8g}\n"
+                                 for name, cap in loads.items()))
+    return [
+        f"set hwnn_fh [open {tcl_word(str(data_file))} r]",
+        "array set hwnn_load [read $hwnn_fh]",
+        "close $hwnn_fh",
+        "foreach hwnn_net [get_nets -quiet *] {",
+        "  set hwnn_name [get_full_name $hwnn_net]",
+        "  if {![info exists hwnn_load($hwnn_name)]} { continue }",
+        "  set_load $hwnn_load($hwnn_name) $hwnn_net",
+        "  unset hwnn_load($hwnn_name)",
+        "}",
+        "foreach hwnn_name [array names hwnn_load] {",
+        '  puts "Error: no net $hwnn_name for its extra load"',
+        "}",
+    ]
+
+
 def power_from_activity(
     netlist: str | os.PathLike[str],
     top: str,
@@ -285,6 +312,7 @@ def power_from_activity(
     init_input_activity: float = 0.5,
     timeout_s: float = 300,
     data_dir: str | os.PathLike[str] | None = None,
+    net_loads: Mapping[str, float] | None = None,
 ) -> PowerResult:
     """Power with per-net activities (toggles per clock cycle), e.g. from gate-level sim.
 
@@ -296,7 +324,8 @@ def power_from_activity(
     and the load pins of each net get its activity; the added registers' power
     (``input_register_mw``) is subtracted from the reported totals. ``repropagated_pins``
     counts the pins OpenSTA still re-evaluated in the final report besides the added
-    registers' D pins (0 when every annotation held).
+    registers' D pins (0 when every annotation held). ``net_loads``: extra capacitance on
+    named nets (:func:`_net_load_lines`; an input's net is the added register's output).
     """
     if not activity:
         raise EdaError("power_from_activity needs at least one net activity")
@@ -308,6 +337,8 @@ def power_from_activity(
     work, lines = _setup(wrapped_path, top, work, clock_port, period_ns, data_dir)
     report = work / "power_vectors.rpt"
     regs_report = work / "power_input_registers.rpt"
+    if net_loads:
+        lines += _net_load_lines(net_loads, work / "power_loads.txt")
     lines += [
         f"set_power_activity -input -activity {init_input_activity:.6g} -duty 0.5",
         "report_power -digits 8 > power_init.rpt",

@@ -80,6 +80,9 @@ class AsicSynthResult:
     retimed: bool = False
     partitions: int = 0  # leaf modules mapped one by one (0: the whole design at once)
     stitch: dict[str, int] | None = None  # partitioned: hwnn.eda.stitch counts and version
+    #: partitioned without a stitch: leaf module -> its mapped netlist (``netlist_path`` is
+    #: then the shell, the leaves as black boxes; area and cells are the leaves' sums)
+    leaf_netlists: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -191,12 +194,15 @@ def synth_asic(
     jobs: int = 1,
     progress: PartitionProgress | None = None,
     black_boxes: bool = False,
+    stitch: bool = True,
 ) -> AsicSynthResult:
     """Synthesise ``top`` onto Nangate45; returns area, cell counts and the netlist path.
 
     ``clock_period_ps`` becomes ABC's delay target (``&nf -D``); ``retime=True`` runs the
     measured register-retiming recipe before flip-flop mapping (module docstring).
-    ``partition=True``: one leaf module at a time, ``jobs`` at once (:func:`_asic_by_leaves`).
+    ``partition=True``: one leaf module at a time, ``jobs`` at once (:func:`_asic_by_leaves`);
+    with ``stitch=False`` no flat netlist is made (for designs too large for one, analysed
+    leaf by leaf with :mod:`hwnn.eda.leafwise`).
     ``black_boxes=True``: the sources instantiate black-box modules (:func:`leaf_stub`); Yosys
     then prints no chip area, so the area is that of the liberty cells only (summed here
     from the liberty's ``area`` attributes) and the black boxes stay in ``cells_by_type``.
@@ -210,7 +216,7 @@ def synth_asic(
 
         options = f"asic flow {ASIC_FLOW_VERSION}, clock {clock_period_ps}, retime {retime}"
         return _asic_by_leaves(verilog_files, top, Path(workdir).resolve(), mapper, retime,
-                               options, jobs, progress, data_dir)
+                               options, jobs, progress, data_dir, stitch)
     yosys = require_tool("yosys")
     abc = require_tool("yosys-abc")
     lib = liberty_path(data_dir)
@@ -454,7 +460,8 @@ def _asic_by_leaves(verilog_files: Sequence[str | os.PathLike[str]], top: str, w
                     mapper: Callable[..., AsicSynthResult],
                     retime: bool, options: str, jobs: int,
                     progress: PartitionProgress | None,
-                    data_dir: str | os.PathLike[str] | None) -> AsicSynthResult:
+                    data_dir: str | os.PathLike[str] | None,
+                    stitch: bool = True) -> AsicSynthResult:
     """:func:`synth_asic` one leaf module at a time, then the glue, then one flat netlist
     (``mapper(files, top, folder, retime, black_boxes=False)`` is :func:`synth_asic` with
     the caller's clock, timeout and liberty).
@@ -491,6 +498,19 @@ def _asic_by_leaves(verilog_files: Sequence[str | os.PathLike[str]], top: str, w
                                for name, r in mapped.items()))
     glue.write_text("\n".join(part.glue.values()))
     shell = mapper([stubs, glue], top, work, False, True)
+    if not stitch:
+        if set(shell.cells_by_type) - set(mapped):
+            raise EdaError(f"the shell of {top} holds cells besides the leaves "
+                           f"({sorted(set(shell.cells_by_type) - set(mapped))}); stitch it")
+        cells: dict[str, int] = {}
+        for r in mapped.values():
+            for name, count in r.cells_by_type.items():
+                cells[name] = cells.get(name, 0) + count
+        return replace(shell, area_um2=sum(r.area_um2 for r in mapped.values()),
+                       cell_count=sum(cells.values()), cells_by_type=cells,
+                       flip_flops=sum(r.flip_flops for r in mapped.values()), retimed=retime,
+                       partitions=len(mapped),
+                       leaf_netlists={name: str(r.netlist_path) for name, r in mapped.items()})
     flat = stitch_netlist(shell.netlist_path, top,
                           {name: r.netlist_path for name, r in mapped.items()},
                           work / "design_netlist.v", data_dir=data_dir)

@@ -46,6 +46,7 @@ from hwnn.eda import (
     timing,
 )
 from hwnn.eda.gatesim import simulate_activity
+from hwnn.eda.leafwise import leafwise_analysis
 from hwnn.eda.yosys import ASIC_FLOW_VERSION, PartitionProgress
 from hwnn.errors import HwnnError
 from hwnn.ir import IRNetwork, ir_fingerprint
@@ -188,6 +189,54 @@ def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: in
     return entry
 
 
+def _asic_leafwise(net: AnyNetwork, src: Path, work: Path, extra_stages: int,
+                   clock_ns: float, vectors: np.ndarray | None, timeout_s: float, jobs: int,
+                   progress: PartitionProgress | None) -> dict[str, Any]:
+    """Partitioned ASIC design analysed leaf by leaf (:mod:`hwnn.eda.leafwise`), for
+    designs whose flat netlist does not fit in memory: area and cells are the live leaves'
+    sums (no sharing of identical cells across leaves), fmax the slowest leaf, power the sum of
+    the leaves' vector power (method 2), the gate-level check from the leaves' outputs."""
+    if vectors is None or not len(vectors):
+        raise HwnnError("the leaf-by-leaf flow measures power from test vectors: give "
+                        "power_vectors > 0")
+    top = top_name(net)
+    t0 = time.perf_counter()
+    syn = synth_asic([src], top, work, clock_period_ps=clock_ns * 1000, timeout_s=timeout_s,
+                     partition=True, jobs=jobs, progress=progress, stitch=False)
+    t_syn = time.perf_counter() - t0
+    assert syn.leaf_netlists is not None
+    words = pack_words(vectors, net.input.bits)
+    t1 = time.perf_counter()
+    res = leafwise_analysis(syn.netlist_path, top, syn.leaf_netlists, work / "leafwise",
+                            period_ns=clock_ns, vectors=words, timeout_s=timeout_s,
+                            progress=progress)
+    return {
+        "asic_flow": ASIC_FLOW_VERSION, "timing_power_flow": "leafwise",
+        "leafwise": res.summary(),
+        "area_um2": res.area_um2, "cells": sum(res.cells_by_type.values()),
+        "flip_flops": res.flip_flops, "cells_by_type": res.cells_by_type,
+        "partitions": syn.partitions,
+        "critical_path_ns": round(res.critical_path_ns, 4), "fmax_mhz": round(res.fmax_mhz, 2),
+        "critical_path": list(res.critical_path),
+        "power_clock_mhz": round(1000.0 / clock_ns, 3),
+        "power_vectors_mw": round(res.power_mw, 5),
+        "power_vectors_breakdown_mw": {"internal": round(res.internal_mw, 5),
+                                       "switching": round(res.switching_mw, 5),
+                                       "leakage": round(res.leakage_mw, 5)},
+        "power_vectors": len(words), "power_vectors_source": "test split, first vectors",
+        "activity_simulator": "hwnn.eda.gatesim (zero-delay, numpy), leaf by leaf",
+        "annotated_nets": res.annotated_nets, "unmatched_nets": res.unmatched_nets,
+        "power_vectors_method": POWER_METHOD_VERSION,
+        "power_vectors_input_registers_mw": round(res.input_register_mw, 5),
+        "power_vectors_repropagated_pins": res.repropagated_pins,
+        "gate_level_vs_ir_mismatches": netlist_mismatches(
+            net, vectors, list(res.outputs), latency(net, extra_stages)),
+        "synth_seconds": round(t_syn, 1),
+        "activity_seconds": round(time.perf_counter() - t1, 1),
+        "logs": {"yosys": str(syn.log_path), "leaves": str(res.table_path)},
+    }
+
+
 @contextlib.contextmanager
 def _design_lock(work: Path) -> Iterator[None]:
     """One synthesis per design folder at a time: a sweep and a manual ``hwnn synth`` of the
@@ -206,16 +255,22 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
                  clock_ns: float = DEFAULT_CLOCK_NS, input_activity: float = 0.5,
                  vectors: np.ndarray | None = None, use_dsp: bool = False,
                  timeout_s: float = 3600, partition: bool = False, jobs: int = 1,
-                 progress: PartitionProgress | None = None) -> dict[str, Any]:
+                 progress: PartitionProgress | None = None,
+                 leafwise: bool = False) -> dict[str, Any]:
     """Write the Verilog of ``net`` into ``work`` and synthesise it; returns the entry.
     ``partition``: one module per neuron, mapped one by one, ``jobs`` Yosys processes at a
-    time, ``progress(done, total, module)`` after each."""
+    time, ``progress(done, total, module)`` after each. ``leafwise`` (ASIC, partitioned):
+    timing, power and the gate-level check leaf by leaf instead of on one flat netlist
+    (:func:`_asic_leafwise`)."""
     if target not in ("asic", "fpga"):
         raise HwnnError(f"unknown target {target!r}; choose asic or fpga")
     if clock_ns <= 0:
         raise HwnnError(f"clock period must be positive, got {clock_ns} ns")
     if retime and target != "asic":
         raise HwnnError("retiming is implemented for the asic target only")
+    if leafwise and not (partition and target == "asic" and not retime):
+        raise HwnnError("the leaf-by-leaf flow is for partitioned ASIC designs without "
+                        "retiming: add --partition, --target asic, drop --retime")
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     with _design_lock(work):
@@ -233,7 +288,10 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
         else:
             entry["nonzero_weights"] = sum(la.nonzero_weights() for la in net.layers)
         t0 = time.perf_counter()
-        if target == "asic":
+        if target == "asic" and leafwise:
+            entry.update(_asic_leafwise(net, src, work, extra_stages, clock_ns, vectors,
+                                        timeout_s, jobs, progress))
+        elif target == "asic":
             entry.update(_asic(net, src, work, style, extra_stages, retime, clock_ns,
                                input_activity, vectors, timeout_s, partition, jobs, progress))
         else:
@@ -252,9 +310,11 @@ def synth_run(run_dir: Path, target: Target = "asic", style: Style = "embedded",
               clock_ns: float = DEFAULT_CLOCK_NS, input_activity: float = 0.5,
               power_vectors: int = 1000, use_dsp: bool = False, timeout_s: float = 3600,
               data_dir: str | None = None, partition: bool = False, jobs: int = 1,
-              progress: PartitionProgress | None = None) -> dict[str, Any]:
+              progress: PartitionProgress | None = None,
+              leafwise: bool = False) -> dict[str, Any]:
     """Synthesise one design of a run and record it in ``RUN/synth.json``; ASIC power from
-    the first ``power_vectors`` test inputs."""
+    the first ``power_vectors`` test inputs. ``leafwise`` results are recorded under
+    ``<label>_leafwise/asic`` (same work folder and mapped leaves as ``<label>/asic``)."""
     if target not in ("asic", "fpga"):
         raise HwnnError(f"unknown target {target!r}; choose asic or fpga")
     run_dir = Path(run_dir)
@@ -268,6 +328,7 @@ def synth_run(run_dir: Path, target: Target = "asic", style: Style = "embedded",
              "ir_fingerprint": ir_fingerprint(net),
              **synth_design(net, run_dir / "synth" / label / target, target, style,
                             extra_stages, retime, clock_ns, input_activity, vectors, use_dsp,
-                            timeout_s, partition, jobs, progress)}
-    entry["path"] = str(_update_synth_json(run_dir, f"{label}/{target}", entry))
+                            timeout_s, partition, jobs, progress, leafwise)}
+    key = f"{label}_leafwise/{target}" if leafwise else f"{label}/{target}"
+    entry["path"] = str(_update_synth_json(run_dir, key, entry))
     return entry

@@ -1,0 +1,370 @@
+"""Timing, power and the gate-level check of a partitioned design one leaf at a time.
+
+Why: the flat flow (stitched netlist → OpenSTA timing and power, :mod:`hwnn.eda.gatesim`
+activity) holds the whole design in memory. Measured on SAM configuration B (2.01M cells):
+7.7 GB for OpenSTA's vector power, 6.4 GB for the activity simulation. Configuration A
+(318 leaves, ~36k cells per first-layer neuron, ~11M cells) would need about five times that,
+more than the 24 GB machines here have. A leaf (one neuron of
+:mod:`hwnn.logic.verilog` with ``partition=True``: its logic and its output register) is
+small, so every step runs per leaf:
+
+1. **Activity.** The shell (the glue mapped with every leaf a black box) only wires leaves
+   together. Leaves are simulated in dependency order with :func:`simulate_activity`: a
+   first-layer leaf sees the test vectors on ``x``; a later leaf sees, in cycle ``i``, the
+   register state of the leaves that feed it, ``s_0 = 0``, ``s_i`` = their output read in
+   cycle ``i - 1`` - what the flat simulation sees on those nets (its values on a net fed by
+   a register change half a cycle earlier, which changes no toggle count but the last).
+   The top output ``y`` per cycle (read after the clock edge, as in the flat simulation) is
+   returned for the gate-level check against the IR.
+2. **Loads.** Each net of the shell loads its driver with the input pins of every leaf on
+   it and with a wire whose capacitance OpenSTA estimates from the liberty's default wire
+   load by the net's fanout (Nangate45: 26.97 fF at 36 loads). A leaf's own netlist holds
+   only its pins, so each of its port nets gets ``set_load`` = the other leaves' pins
+   (:func:`port_loads`, liberty ``capacitance``) + the wire of the whole net.
+3. **Timing.** OpenSTA on the leaf at the common clock: a leaf fed by other leaves gets its
+   inputs driven by DFF_X1 registers (:func:`register_inputs`), i.e. the register-to-register
+   paths of the flat design including clock-to-Q; a leaf fed by the top inputs keeps ideal
+   input ports with zero input delay, as the flat flow times them. fmax = 1000 / the longest
+   critical path over the leaves.
+4. **Power.** :func:`power_from_activity` per leaf (power method 2: inputs registered,
+   registers' own power subtracted) with the leaf's activities and loads; the design's
+   power is the sum. The nets between leaves are counted once, with their driver.
+
+Area, cells and power cover the *live* leaves: a leaf no top output depends on (a hidden
+neuron whose outgoing weights were all pruned) is dropped, as the stitch drops its cells.
+What it leaves out, and by how much: the flat flow's stitch shares identical cells across
+leaves (SAM B: 132,031 of 2,142,412 leaf cells, 6.2 %) and removes dead logic inside live
+leaves, so leaf sums are the design before sharing. Checked on SAM B against the flat flow
+in ``results/sam/hardware.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwnn.eda.gatesim import (
+    declarations,
+    instances,
+    module_body,
+    net_name,
+    parse_netlist,
+    simulate_activity,
+)
+from hwnn.eda.input_registers import register_inputs
+from hwnn.eda.liberty import (
+    cell_areas,
+    default_wire_load,
+    input_capacitances,
+    liberty_path,
+    sequential_cells,
+)
+from hwnn.eda.sta import POWER_METHOD_VERSION, power_from_activity, timing
+from hwnn.eda.stitch import expression_bits
+from hwnn.errors import EdaError
+
+#: Version of this flow; cached per-leaf results made by another version are redone.
+LEAFWISE_VERSION = 1
+_RESULT = "leaf_analysis.json"
+
+#: (leaves done, leaves in all, leaf just done)
+LeafProgress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class LeafInstance:
+    """One leaf instance of the shell: its module and the shell nets on its ports, LSB
+    first."""
+
+    name: str
+    module: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Shell:
+    """The top module of a partitioned design: its data ports and the leaves it wires."""
+
+    top: str
+    inputs: tuple[str, ...]  # x bits, LSB first
+    outputs: tuple[str, ...]  # y bits, LSB first
+    leaves: tuple[LeafInstance, ...]  # in dependency order
+
+
+def read_shell(shell_netlist: str | os.PathLike[str], top: str, leaf_modules: set[str],
+               clock_port: str = "clk") -> Shell:
+    """The leaves of ``top`` in dependency order. The shell may hold nothing but leaf
+    instances (ports ``clk``, ``x``, ``y``); anything else is refused, since its power and
+    timing would be missed."""
+    body = module_body(Path(shell_netlist).read_text(), top)
+    ranges = {name: rng for _, rng, name in declarations(body)}
+
+    def port_bits(name: str) -> tuple[str, ...]:
+        if name not in ranges:
+            raise EdaError(f"{top} has no port {name!r}")
+        return tuple(expression_bits(name, ranges))
+
+    leaves: list[LeafInstance] = []
+    for cell, written, conns in instances(body):
+        name = net_name(written)
+        if cell not in leaf_modules:
+            raise EdaError(f"shell {top} holds cell {cell} ({name}) besides the leaves; the "
+                           "leaf-by-leaf flow needs a glue of wires only")
+        if set(conns) != {clock_port, "x", "y"}:
+            raise EdaError(f"leaf instance {name} has ports {sorted(conns)}; expected "
+                           f"{clock_port}, x, y")
+        if net_name(conns[clock_port].strip()) != clock_port:
+            raise EdaError(f"leaf instance {name} is not clocked by {clock_port}")
+        leaves.append(LeafInstance(name, cell, tuple(expression_bits(conns["x"], ranges)),
+                                   tuple(expression_bits(conns["y"], ranges))))
+    shell = Shell(top, port_bits("x"), port_bits("y"), tuple(leaves))
+    return Shell(top, shell.inputs, shell.outputs, _dependency_order(shell))
+
+
+def live_leaves(shell: Shell) -> Shell:
+    """``shell`` without the leaves no top output depends on (e.g. a hidden neuron whose
+    every outgoing weight was pruned), as the flat flow's stitch drops their cells."""
+    driver = {net: leaf for leaf in shell.leaves for net in leaf.outputs}
+    live: set[str] = set()
+    stack = [driver[net] for net in shell.outputs if net in driver]
+    while stack:
+        leaf = stack.pop()
+        if leaf.name in live:
+            continue
+        live.add(leaf.name)
+        stack += [driver[net] for net in leaf.inputs if net in driver]
+    return Shell(shell.top, shell.inputs, shell.outputs,
+                 tuple(leaf for leaf in shell.leaves if leaf.name in live))
+
+
+def _dependency_order(shell: Shell) -> tuple[LeafInstance, ...]:
+    driver = {net: leaf.name for leaf in shell.leaves for net in leaf.outputs}
+    known = set(shell.inputs)
+    for leaf in shell.leaves:
+        for net in leaf.inputs:
+            if net not in driver and net not in known:
+                raise EdaError(f"net {net} into {leaf.name} has no driver in the shell")
+    order: list[LeafInstance] = []
+    placed: set[str] = set()
+    left = list(shell.leaves)
+    while left:
+        ready = [leaf for leaf in left
+                 if all(net in known or driver[net] in placed for net in leaf.inputs)]
+        if not ready:
+            raise EdaError(f"leaves {[leaf.name for leaf in left[:5]]} lie on a loop")
+        order += ready
+        placed |= {leaf.name for leaf in ready}
+        left = [leaf for leaf in left if leaf.name not in placed]
+    return tuple(order)
+
+
+def port_loads(netlist_text: str, module: str, caps: Mapping[str, Mapping[str, float]]
+               ) -> dict[str, tuple[float, int]]:
+    """Load of each input port bit of a mapped leaf (``x[3] -> (fF, pins)``): the summed
+    liberty ``capacitance`` of the cell input pins on that net, and their number."""
+    nl = parse_netlist(netlist_text, module)
+    ports = {f"{p}[{k}]" if w > 1 else p for p, w in nl.inputs.items() for k in range(w)}
+    total = dict.fromkeys(ports, (0.0, 0))
+    for inst in nl.instances:
+        pins = caps.get(inst.cell, {})
+        for pin, net in inst.pins.items():
+            if net in total and pin in pins:
+                cap, count = total[net]
+                total[net] = (cap + pins[pin], count + 1)
+    return total
+
+
+def _cell_counts(netlist_text: str, module: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for inst in parse_netlist(netlist_text, module).instances:
+        counts[inst.cell] = counts.get(inst.cell, 0) + 1
+    return counts
+
+
+def _pack(bits: np.ndarray) -> list[int]:
+    """Rows of a (cycles, width) bool matrix as integers, column 0 the LSB."""
+    packed = np.packbits(bits, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def _key(*parts: Any) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else repr(part).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+@dataclass(frozen=True)
+class LeafwiseResult:
+    """Design totals over the live leaves and the top output per cycle."""
+
+    area_um2: float
+    cells_by_type: dict[str, int]
+    flip_flops: int
+    dead_leaves: tuple[str, ...]  # leaves no top output depends on: left out
+    critical_path_ns: float
+    fmax_mhz: float
+    critical_leaf: str
+    critical_path: tuple[str, str]
+    power_mw: float
+    internal_mw: float
+    switching_mw: float
+    leakage_mw: float
+    input_register_mw: float
+    annotated_nets: int
+    unmatched_nets: int
+    repropagated_pins: int
+    outputs: list[int]
+    leaves: int
+    table_path: Path
+
+    def summary(self) -> dict[str, Any]:
+        return {"version": LEAFWISE_VERSION, "leaves": self.leaves,
+                "dead_leaves": list(self.dead_leaves), "critical_leaf": self.critical_leaf,
+                "table": str(self.table_path)}
+
+
+def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
+                      leaf_netlists: Mapping[str, str | os.PathLike[str]],
+                      work: str | os.PathLike[str], *, period_ns: float,
+                      vectors: Sequence[int], clock_port: str = "clk",
+                      timeout_s: float = 600, progress: LeafProgress | None = None,
+                      data_dir: str | os.PathLike[str] | None = None) -> LeafwiseResult:
+    """Steps 1-4 of the module docstring for every leaf of ``top``; each leaf's numbers
+    are kept in ``work/<leaf>/leaf_analysis.json`` (keyed by its netlist, input stream,
+    loads, clock and method), so an interrupted run resumes."""
+    if not len(vectors):
+        raise EdaError("need at least one input vector")
+    work = Path(work)
+    every = read_shell(shell_netlist, top, set(leaf_netlists), clock_port)
+    shell = live_leaves(every)
+    liberty = liberty_path(data_dir)
+    areas, flops = cell_areas(liberty), sequential_cells(liberty)
+    lib_caps, wire = input_capacitances(liberty), default_wire_load(liberty)
+    texts = {m: Path(p).read_text() for m, p in leaf_netlists.items()}
+    own = {m: port_loads(t, m, lib_caps) for m, t in texts.items()}
+    net_cap: dict[str, float] = {}
+    net_pins: dict[str, int] = {}
+    for leaf in shell.leaves:
+        for k, net in enumerate(leaf.inputs):
+            cap, pins = own[leaf.module][f"x[{k}]"]
+            net_cap[net] = net_cap.get(net, 0.0) + cap
+            net_pins[net] = net_pins.get(net, 0) + pins
+
+    def extra(net: str, own_cap: float) -> float:
+        """set_load value: the other leaves' pins plus the wire of the whole net (set_load
+        replaces OpenSTA's wire-load estimate, which would see this leaf's pins only)."""
+        return net_cap[net] - own_cap + wire.net_capacitance(net_pins[net])
+    n = len(vectors)
+    words = np.array([int(v) for v in vectors], dtype=object)
+    state: dict[str, np.ndarray] = {
+        net: np.array([(w >> k) & 1 for w in words], dtype=bool)
+        for k, net in enumerate(shell.inputs)}
+    after: dict[str, np.ndarray] = {}  # each leaf output net, read after edge i
+    top_inputs = set(shell.inputs)
+    rows: list[dict[str, Any]] = []
+    for done, leaf in enumerate(shell.leaves, start=1):
+        bits = np.stack([state[net] for net in leaf.inputs], axis=1)
+        mine = own[leaf.module]
+        loads = {f"x[{k}]": extra(net, mine[f"x[{k}]"][0]) for k, net in enumerate(leaf.inputs)}
+        loads.update({f"y[{k}]": extra(net, 0.0) for k, net in enumerate(leaf.outputs)
+                      if net in net_cap})
+        fed_by_leaves = any(net not in top_inputs for net in leaf.inputs)
+        row = _analyse_leaf(leaf, texts[leaf.module], leaf_netlists[leaf.module], bits, loads,
+                            fed_by_leaves, work / _safe(leaf.name), period_ns, clock_port,
+                            timeout_s, data_dir)
+        outs = np.array(row["outputs"], dtype=object)
+        for k, net in enumerate(leaf.outputs):
+            after[net] = np.array([(w >> k) & 1 for w in outs], dtype=bool)
+            state[net] = np.concatenate([[False], after[net][:-1]])  # state in cycle i
+        cells = _cell_counts(texts[leaf.module], leaf.module)
+        rows.append({k: v for k, v in row.items() if k != "outputs"} | {
+            "area_um2": round(sum(n * areas[c] for c, n in cells.items()), 3),
+            "cells": sum(cells.values()),
+            "flip_flops": sum(n for c, n in cells.items() if c in flops)})
+        if progress:
+            progress(done, len(shell.leaves), leaf.name)
+    missing = [net for net in shell.outputs if net not in after]
+    if missing:
+        raise EdaError(f"top outputs {missing[:4]} are not driven by a leaf")
+    outputs = [0] * n
+    for k, net in enumerate(shell.outputs):
+        for i in np.flatnonzero(after[net]).tolist():
+            outputs[i] |= 1 << k
+    table = work / "leaves.json"
+    table.write_text(json.dumps(rows, indent=1) + "\n")
+    worst = max(rows, key=lambda r: r["critical_path_ns"])
+    total = {f: sum(r[f] for r in rows) for f in ("power_mw", "internal_mw", "switching_mw",
+                                                  "leakage_mw", "input_register_mw")}
+    by_type: dict[str, int] = {}
+    for leaf in shell.leaves:
+        for c, n in _cell_counts(texts[leaf.module], leaf.module).items():
+            by_type[c] = by_type.get(c, 0) + n
+    return LeafwiseResult(
+        area_um2=round(sum(r["area_um2"] for r in rows), 3), cells_by_type=by_type,
+        flip_flops=sum(r["flip_flops"] for r in rows),
+        dead_leaves=tuple(leaf.name for leaf in every.leaves if leaf not in shell.leaves),
+        critical_path_ns=worst["critical_path_ns"],
+        fmax_mhz=1000.0 / worst["critical_path_ns"], critical_leaf=worst["leaf"],
+        critical_path=(worst["startpoint"], worst["endpoint"]), **total,
+        annotated_nets=sum(r["annotated_nets"] for r in rows),
+        unmatched_nets=sum(r["unmatched_nets"] for r in rows),
+        repropagated_pins=sum(r["repropagated_pins"] for r in rows),
+        outputs=outputs, leaves=len(rows), table_path=table)
+
+
+def _analyse_leaf(leaf: LeafInstance, text: str, netlist: str | os.PathLike[str],
+                  bits: np.ndarray, loads: dict[str, float], fed_by_leaves: bool, folder: Path,
+                  period_ns: float, clock_port: str, timeout_s: float,
+                  data_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+    key = _key(LEAFWISE_VERSION, POWER_METHOD_VERSION, text, np.packbits(bits).tobytes(),
+               bits.shape, sorted(loads.items()), period_ns, fed_by_leaves)
+    cached = folder / _RESULT
+    if cached.is_file():
+        doc = json.loads(cached.read_text())
+        if doc.get("key") == key:
+            return doc["row"]
+    folder.mkdir(parents=True, exist_ok=True)
+    cached.unlink(missing_ok=True)
+    words = _pack(bits)
+    act = simulate_activity(netlist, leaf.module, in_width=bits.shape[1], vectors=words,
+                    clock_port=clock_port, data_dir=data_dir)
+    timed = netlist
+    if fed_by_leaves:  # register-to-register paths, as in the flat design
+        wrapped, _ = register_inputs(text, leaf.module, clock_port)
+        timed = folder / "timing_netlist.v"
+        Path(timed).write_text(wrapped)
+    tim = timing(timed, leaf.module, folder / "timing", period_ns=period_ns,
+                 clock_port=clock_port, timeout_s=timeout_s, data_dir=data_dir,
+                 net_loads=loads)
+    pw = power_from_activity(netlist, leaf.module, folder / "power", period_ns=period_ns,
+                             activity=act.activity, clock_port=clock_port,
+                             timeout_s=timeout_s, data_dir=data_dir, net_loads=loads)
+    row = {"leaf": leaf.name, "module": leaf.module, "cycles": act.cycles,
+           "critical_path_ns": round(tim.critical_path_ns, 6),
+           "startpoint": f"{leaf.name}.{tim.startpoint}",
+           "endpoint": f"{leaf.name}.{tim.endpoint}",
+           "inputs_registered_for_timing": fed_by_leaves,
+           "power_mw": pw.total_mw, "internal_mw": pw.internal_mw,
+           "switching_mw": pw.switching_mw, "leakage_mw": pw.leakage_mw,
+           "input_register_mw": pw.input_register_mw,
+           "annotated_nets": pw.annotated_nets, "unmatched_nets": len(pw.unmatched_nets),
+           "repropagated_pins": pw.repropagated_pins,
+           "extra_load_ff": round(sum(loads.values()), 3),
+           "outputs": act.outputs}
+    cached.write_text(json.dumps({"key": key, "row": row}) + "\n")
+    return row
