@@ -43,6 +43,8 @@ STYLE = "csd"
 #: only) keeps 264,256 of 1,048,576 parameters; the curve in sam.md reaches the same test
 #: accuracy with 23,878.
 DEFAULT_B_MAX_LOSS = 0.005
+#: synth.json key suffix of each ASIC flow (hwnn.methods.synth_flow.synth_run)
+FLOW_SUFFIX = {"flat": "", "leafwise": "_leafwise"}
 
 
 def _json(path: Path) -> dict[str, Any] | None:
@@ -57,10 +59,15 @@ class Design:
     label: str
     run: Path
     b_pruning: dict[str, Any] | None = None
+    #: (target, ASIC timing/power flow) to build; "flat" needs the whole stitched netlist
+    #: in memory (B: 7.7 GB), which A's ~11M cells exceed, so A is measured leaf by leaf
+    flows: tuple[tuple[str, str], ...] = (("asic", "flat"), ("asic", "leafwise"),
+                                          ("fpga", "flat"))
 
 
 def designs(b_thresholds: list[int], b_max_losses: list[float]) -> list[Design]:
-    out = [Design("A (MAC, 8-bit, pruned)", OUT / "sam_config_a_hw")]
+    out = [Design("A (MAC, 8-bit, pruned)", OUT / "sam_config_a_hw",
+                  flows=(("asic", "leafwise"), ("fpga", "flat")))]
     out += [Design(f"B (SAM, 8-bit, val. loss <= {loss:g})",
                    OUT / f"sam_config_b_int_loss{loss:g}", {"threshold": None, "max_loss": loss})
             for loss in b_max_losses]
@@ -92,11 +99,11 @@ def build(design: Design, vectors: int, power_vectors: int, jobs: int) -> None:
         print(f"{label}: simulation passed={rep['passed']}", flush=True)
     done = (_json(run / SYNTH_FILE) or {}).get("designs", {})
     key = design_label(STYLE, partition=True)
-    for target in ("asic", "fpga"):
-        if f"{key}/{target}" not in done:
-            print(f"{label}: synthesising {target}", flush=True)
+    for target, flow in design.flows:
+        if f"{key}{FLOW_SUFFIX[flow]}/{target}" not in done:
+            print(f"{label}: synthesising {target} ({flow})", flush=True)
             synth_run(run, target, STYLE, power_vectors=power_vectors, partition=True,
-                      jobs=jobs, timeout_s=4 * 3600)
+                      jobs=jobs, timeout_s=4 * 3600, leafwise=flow == "leafwise")
 
 
 def layer_areas(run: Path, neurons: list[int]) -> list[float | None]:
@@ -111,7 +118,8 @@ def layer_areas(run: Path, neurons: list[int]) -> list[float | None]:
     return areas
 
 
-def row(label: str, run: Path) -> dict[str, Any]:
+def row(label: str, run: Path, flow: str) -> dict[str, Any]:
+    """One table row: ``run`` with its ASIC numbers from ``flow`` (flat or leafwise)."""
     from hwnn.methods.logic_flow import sim_json_path
 
     metrics = _json(run / "metrics.json") or {}
@@ -119,7 +127,8 @@ def row(label: str, run: Path) -> dict[str, Any]:
     ir = _json(run / "net.ir.json") or {}
     layers = ir.get("layers", [])
     synth = (_json(run / "synth.json") or {}).get("designs", {})
-    asic, fpga = synth.get(f"{STYLE}_part/asic", {}), synth.get(f"{STYLE}_part/fpga", {})
+    asic = synth.get(f"{STYLE}_part{FLOW_SUFFIX[flow]}/asic", {})
+    fpga = synth.get(f"{STYLE}_part/fpga", {})
     sim = _json(sim_json_path(run, STYLE, partition=True)) or {}
     acc = hw.get("test_accuracy_integer")
     if acc is None:
@@ -127,7 +136,8 @@ def row(label: str, run: Path) -> dict[str, Any]:
     hidden = layers[0]["nonzero_weights"] if layers else None
     is_sam = bool(layers) and layers[0]["kind"] == "sam"
     return {
-        "design": label, "run": str(run.relative_to(ROOT)), "test_accuracy": acc,
+        "design": label, "asic_flow": flow, "run": str(run.relative_to(ROOT)),
+        "test_accuracy": acc,
         "hidden_parameters": hidden,
         "hidden_multiplications": None if hidden is None else (0 if is_sam else hidden),
         "hidden_additions": None if hidden is None else (2 * hidden if is_sam else hidden),
@@ -155,10 +165,12 @@ def _fmt(v: Any, spec: str = ",") -> str:
 
 
 def write(rows: list[dict[str, Any]]) -> None:
-    head = ["design", "test acc.", "hidden params", "mul / add (hidden)", "output weights",
+    head = ["design", "ASIC flow", "test acc.", "hidden params", "mul / add (hidden)",
+            "output weights",
             "area µm² (layer sums)", "cells", "fmax MHz", "power mW", "LUT6", "FF",
             "RTL / gate mismatches"]
-    body = [[r["design"], _fmt(r["test_accuracy"], ".4f"), _fmt(r["hidden_parameters"]),
+    body = [[r["design"], r["asic_flow"], _fmt(r["test_accuracy"], ".4f"),
+             _fmt(r["hidden_parameters"]),
              f"{_fmt(r['hidden_multiplications'])} / {_fmt(r['hidden_additions'])}",
              _fmt(r["output_weights"]),
              f"{_fmt(r['area_um2'], ',.0f')} ({_fmt(r['layer_area_um2'], ',.0f')})",
@@ -172,7 +184,12 @@ def write(rows: list[dict[str, Any]]) -> None:
             "OpenSTA, power at 500 MHz from 1,000 test signals; LUT6 from Yosys synth_xilinx "
             "(sum over neurons). Layer sums: mapped area of each layer's neurons before the "
             "stitch shares identical cells. Mismatches: RTL (Verilator) and gate-level "
-            "netlist against the IR reference.\n\n" + "\n".join(table(head, body)) + "\n")
+            "netlist against the IR reference. ASIC flow *flat*: timing, power and the "
+            "gate-level check on the stitched netlist (identical cells shared across "
+            "neurons); *leafwise*: one neuron at a time with the other neurons' loads "
+            "(hwnn.eda.leafwise; no sharing), the only flow A's ~11M cells fit in memory "
+            "for. B in both flows shows what the leafwise numbers mean.\n\n"
+            + "\n".join(table(head, body)) + "\n")
     if any(r["power_withheld"] for r in rows):
         text += f"\n{STALE_POWER_NOTE}\n"
     OUT.mkdir(parents=True, exist_ok=True)
@@ -201,7 +218,8 @@ def main() -> None:
         for design in todo:
             if args.only is None or design.label.startswith(args.only):
                 build(design, args.vectors, args.power_vectors, args.jobs)
-    write([row(d.label, d.run) for d in todo])
+    write([row(d.label, d.run, flow) for d in todo for target, flow in d.flows
+           if target == "asic"])
 
 
 if __name__ == "__main__":
