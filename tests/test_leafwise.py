@@ -43,16 +43,17 @@ endmodule
     assert loads["clk"] == (0.0, 0)
 
 
+def _shell(tmp_path: Path, cells: str) -> Path:
+    """A shell ``top(clk, x[1:0], y)`` with wires ``a``, ``b`` and the given cells."""
+    path = tmp_path / "shell.v"
+    path.write_text("module top(clk, x, y);\n  input clk;\n  input [1:0] x;\n  output y;\n"
+                    f"  wire a;\n  wire b;\n{cells}endmodule\n")
+    return path
+
+
 def test_a_shell_with_logic_is_refused(tmp_path: Path) -> None:
-    shell = tmp_path / "shell.v"
-    shell.write_text("""module top(clk, x, y);
-  input clk;
-  input [1:0] x;
-  output y;
-  wire a;
-  leaf u0 (.clk(clk), .x(x), .y(a));
+    shell = _shell(tmp_path, """  leaf u0 (.clk(clk), .x(x), .y(a));
   INV_X1 g (.A(a), .ZN(y));
-endmodule
 """)
     with pytest.raises(EdaError, match=r"INV_X1.*besides the leaves"):
         read_shell(shell, "top", {"leaf"})
@@ -88,17 +89,9 @@ def test_leaves_no_output_depends_on_are_left_out(tmp_path: Path) -> None:
     drops its cells, so the leaf-by-leaf flow leaves it out too."""
     from hwnn.eda.leafwise import live_leaves
 
-    shell = tmp_path / "shell.v"
-    shell.write_text("""module top(clk, x, y);
-  input clk;
-  input [1:0] x;
-  output y;
-  wire a;
-  wire b;
-  leaf u0 (.clk(clk), .x(x), .y(a));
+    shell = _shell(tmp_path, """  leaf u0 (.clk(clk), .x(x), .y(a));
   leaf u1 (.clk(clk), .x(x), .y(b));
   leaf2 u2 (.clk(clk), .x({a, a}), .y(y));
-endmodule
 """)
     every = read_shell(shell, "top", {"leaf", "leaf2"})
     assert [leaf.name for leaf in every.leaves] == ["u0", "u1", "u2"]

@@ -220,7 +220,7 @@ class LeafwiseResult:
     fmax_mhz: float
     critical_leaf: str
     critical_path: tuple[str, str]
-    power_mw: float
+    total_mw: float
     internal_mw: float
     switching_mw: float
     leakage_mw: float
@@ -308,8 +308,9 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
     table = work / "leaves.json"
     table.write_text(json.dumps(rows, indent=1) + "\n")
     worst = max(rows, key=lambda r: r["critical_path_ns"])
-    total = {f: sum(r[f] for r in rows) for f in ("power_mw", "internal_mw", "switching_mw",
+    total = {f: sum(r[f] for r in rows) for f in ("internal_mw", "switching_mw",
                                                   "leakage_mw", "input_register_mw")}
+    total["total_mw"] = sum(r["power_mw"] for r in rows)
     by_type: dict[str, int] = {}
     for leaf in shell.leaves:
         for c, n in _cell_counts(texts[leaf.module], leaf.module).items():

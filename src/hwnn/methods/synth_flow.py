@@ -46,7 +46,8 @@ from hwnn.eda import (
     timing,
 )
 from hwnn.eda.gatesim import simulate_activity
-from hwnn.eda.leafwise import leafwise_analysis
+from hwnn.eda.leafwise import LeafwiseResult, leafwise_analysis
+from hwnn.eda.sta import PowerResult
 from hwnn.eda.yosys import ASIC_FLOW_VERSION, PartitionProgress
 from hwnn.errors import HwnnError
 from hwnn.ir import IRNetwork, ir_fingerprint
@@ -129,6 +130,24 @@ def netlist_mismatches(net: AnyNetwork, vectors: np.ndarray, outputs: list[int |
     return sum(g != e for g, e in zip(got, expected, strict=False))
 
 
+def _vector_power_fields(power: PowerResult | LeafwiseResult, vectors: int, simulator: str
+                         ) -> dict[str, Any]:
+    """The ``synth.json`` fields of a power measurement from test vectors (method 2)."""
+    unmatched = power.unmatched_nets
+    return {
+        "power_vectors_mw": round(power.total_mw, 5),
+        "power_vectors_breakdown_mw": {"internal": round(power.internal_mw, 5),
+                                       "switching": round(power.switching_mw, 5),
+                                       "leakage": round(power.leakage_mw, 5)},
+        "power_vectors": vectors, "power_vectors_source": "test split, first vectors",
+        "activity_simulator": simulator, "annotated_nets": power.annotated_nets,
+        "unmatched_nets": unmatched if isinstance(unmatched, int) else len(unmatched),
+        "power_vectors_method": POWER_METHOD_VERSION,
+        "power_vectors_input_registers_mw": round(power.input_register_mw, 5),
+        "power_vectors_repropagated_pins": power.repropagated_pins,
+    }
+
+
 def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: int,
           retime: bool, clock_ns: float, input_activity: float, vectors: np.ndarray | None,
           timeout_s: float, partition: bool, jobs: int,
@@ -170,16 +189,7 @@ def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: in
                                  activity=act.activity, timeout_s=timeout_s)
         lat = latency(net, extra_stages)
         entry.update({
-            "power_vectors_mw": round(pa.total_mw, 5),
-            "power_vectors_breakdown_mw": {"internal": round(pa.internal_mw, 5),
-                                           "switching": round(pa.switching_mw, 5),
-                                           "leakage": round(pa.leakage_mw, 5)},
-            "power_vectors": len(words), "power_vectors_source": "test split, first vectors",
-            "activity_simulator": "hwnn.eda.gatesim (zero-delay, numpy)",
-            "annotated_nets": pa.annotated_nets, "unmatched_nets": len(pa.unmatched_nets),
-            "power_vectors_method": POWER_METHOD_VERSION,
-            "power_vectors_input_registers_mw": round(pa.input_register_mw, 5),
-            "power_vectors_repropagated_pins": pa.repropagated_pins,
+            **_vector_power_fields(pa, len(words), "hwnn.eda.gatesim (zero-delay, numpy)"),
             "preloaded_state_bits": act.preloaded_bits,
             "unplaced_state_bits": act.unplaced_state_bits,
             "gate_level_vs_ir_mismatches": netlist_mismatches(net, vectors, act.outputs, lat),
@@ -219,16 +229,8 @@ def _asic_leafwise(net: AnyNetwork, src: Path, work: Path, extra_stages: int,
         "critical_path_ns": round(res.critical_path_ns, 4), "fmax_mhz": round(res.fmax_mhz, 2),
         "critical_path": list(res.critical_path),
         "power_clock_mhz": round(1000.0 / clock_ns, 3),
-        "power_vectors_mw": round(res.power_mw, 5),
-        "power_vectors_breakdown_mw": {"internal": round(res.internal_mw, 5),
-                                       "switching": round(res.switching_mw, 5),
-                                       "leakage": round(res.leakage_mw, 5)},
-        "power_vectors": len(words), "power_vectors_source": "test split, first vectors",
-        "activity_simulator": "hwnn.eda.gatesim (zero-delay, numpy), leaf by leaf",
-        "annotated_nets": res.annotated_nets, "unmatched_nets": res.unmatched_nets,
-        "power_vectors_method": POWER_METHOD_VERSION,
-        "power_vectors_input_registers_mw": round(res.input_register_mw, 5),
-        "power_vectors_repropagated_pins": res.repropagated_pins,
+        **_vector_power_fields(res, len(words),
+                               "hwnn.eda.gatesim (zero-delay, numpy), leaf by leaf"),
         "gate_level_vs_ir_mismatches": netlist_mismatches(
             net, vectors, list(res.outputs), latency(net, extra_stages)),
         "synth_seconds": round(t_syn, 1),
