@@ -91,9 +91,14 @@ def test_leaves_no_output_depends_on_are_left_out(tmp_path: Path) -> None:
 
     shell = _shell(tmp_path, """  leaf u0 (.clk(clk), .x(x), .y(a));
   leaf u1 (.clk(clk), .x(x), .y(b));
-  leaf2 u2 (.clk(clk), .x({a, a}), .y(y));
+  leaf u3 (.clk(clk), .x(x), .y());
+  leaf2 u2 (.clk(clk), .x({b, a}), .y(y));
 """)
     every = read_shell(shell, "top", {"leaf", "leaf2"})
-    assert [leaf.name for leaf in every.leaves] == ["u0", "u1", "u2"]
-    assert every.leaves[2].inputs == ("a", "a") and every.inputs == ("x[0]", "x[1]")
-    assert [leaf.name for leaf in live_leaves(every).leaves] == ["u0", "u2"]
+    assert [leaf.name for leaf in every.leaves] == ["u0", "u1", "u3", "u2"]
+    assert every.leaves[3].inputs == ("a", "b") and every.inputs == ("x[0]", "x[1]")
+    live = {"leaf": {0, 1}, "leaf2": {0, 1}}
+    assert [leaf.name for leaf in live_leaves(every, live).leaves] == ["u0", "u1", "u2"]
+    # u2 reads only its bit 0 (a): bit 1 (b) feeds a pruned weight, so u1 is dead too
+    live["leaf2"] = {0}
+    assert [leaf.name for leaf in live_leaves(every, live).leaves] == ["u0", "u2"]

@@ -130,9 +130,12 @@ def read_shell(shell_netlist: str | os.PathLike[str], top: str, leaf_modules: se
     return Shell(top, shell.inputs, shell.outputs, _dependency_order(shell))
 
 
-def live_leaves(shell: Shell) -> Shell:
-    """``shell`` without the leaves no top output depends on (e.g. a hidden neuron whose
-    every outgoing weight was pruned), as the flat flow's stitch drops their cells."""
+def live_leaves(shell: Shell, used_inputs: Mapping[str, set[int]] | None = None) -> Shell:
+    """``shell`` without the leaves no top output depends on, as the flat flow's stitch
+    drops their cells. ``used_inputs``: per leaf module, the ``x`` bits its netlist reads
+    (a bit with no load pin, e.g. the input of a pruned weight, does not make the leaf that
+    drives it live); None: every connected bit counts. Example: a hidden neuron whose every
+    outgoing weight was pruned is wired to the next layer's ``x`` bus but read by nobody."""
     driver = {net: leaf for leaf in shell.leaves for net in leaf.outputs}
     live: set[str] = set()
     stack = [driver[net] for net in shell.outputs if net in driver]
@@ -141,7 +144,9 @@ def live_leaves(shell: Shell) -> Shell:
         if leaf.name in live:
             continue
         live.add(leaf.name)
-        stack += [driver[net] for net in leaf.inputs if net in driver]
+        used = None if used_inputs is None else used_inputs[leaf.module]
+        stack += [driver[net] for k, net in enumerate(leaf.inputs)
+                  if net in driver and (used is None or k in used)]
     return Shell(shell.top, shell.inputs, shell.outputs,
                  tuple(leaf for leaf in shell.leaves if leaf.name in live))
 
@@ -181,6 +186,11 @@ def port_loads(netlist_text: str, module: str, caps: Mapping[str, Mapping[str, f
                 cap, count = total[net]
                 total[net] = (cap + pins[pin], count + 1)
     return total
+
+
+def _x_bit(port: str) -> int:
+    """Bit index of an ``x`` port name (``x`` alone is bit 0)."""
+    return 0 if port == "x" else int(port[2:-1])
 
 
 def _cell_counts(netlist_text: str, module: str) -> dict[str, int]:
@@ -251,12 +261,14 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
         raise EdaError("need at least one input vector")
     work = Path(work)
     every = read_shell(shell_netlist, top, set(leaf_netlists), clock_port)
-    shell = live_leaves(every)
     liberty = liberty_path(data_dir)
     areas, flops = cell_areas(liberty), sequential_cells(liberty)
     lib_caps, wire = input_capacitances(liberty), default_wire_load(liberty)
     texts = {m: Path(p).read_text() for m, p in leaf_netlists.items()}
     own = {m: port_loads(t, m, lib_caps) for m, t in texts.items()}
+    used = {m: {_x_bit(port) for port, (_, pins) in loads.items()
+                if pins and (port == "x" or port.startswith("x["))} for m, loads in own.items()}
+    shell = live_leaves(every, used)
     net_cap: dict[str, float] = {}
     net_pins: dict[str, int] = {}
     for leaf in shell.leaves:
@@ -278,7 +290,8 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
     top_inputs = set(shell.inputs)
     rows: list[dict[str, Any]] = []
     for done, leaf in enumerate(shell.leaves, start=1):
-        bits = np.stack([state[net] for net in leaf.inputs], axis=1)
+        idle = np.zeros(n, dtype=bool)  # a bit from a dead leaf: no pin reads it
+        bits = np.stack([state.get(net, idle) for net in leaf.inputs], axis=1)
         mine = own[leaf.module]
         loads = {f"x[{k}]": extra(net, mine[f"x[{k}]"][0]) for k, net in enumerate(leaf.inputs)}
         loads.update({f"y[{k}]": extra(net, 0.0) for k, net in enumerate(leaf.outputs)
