@@ -171,7 +171,8 @@ def _flow_gap(rows: list[dict[str, Any]], flat: dict[str, Any]) -> str:
               f"neuron cells ({100.0 * stitch['merged_cells'] / stitch['leaf_cells']:.1f} %), "
               "cells fed identically in several neurons, starting at the inputs. The leafwise "
               "flow keeps one copy per neuron, so it also loads the inputs with more pins "
-              "(slower input edges raise the internal power of every cell they reach)." if stitch.get("leaf_cells") else "")
+              "(slower input edges raise the internal power of every cell they reach)."
+              if stitch.get("leaf_cells") else "")
     return (f"\n{flat['design']}, leafwise vs flat: area {gap['area_um2']:+.1f} %, fmax "
             f"{gap['fmax_mhz']:+.1f} %, power {gap['power_mw']:+.1f} %.{shared}\n")
 
