@@ -188,6 +188,11 @@ def port_loads(netlist_text: str, module: str, caps: Mapping[str, Mapping[str, f
     return total
 
 
+def _bit_name(port: str, k: int, width: int) -> str:
+    """Net name of bit ``k`` of a ``width``-bit port in a Yosys netlist (``x`` or ``x[k]``)."""
+    return port if width == 1 else f"{port}[{k}]"
+
+
 def _x_bit(port: str) -> int:
     """Bit index of an ``x`` port name (``x`` alone is bit 0)."""
     return 0 if port == "x" else int(port[2:-1])
@@ -273,7 +278,7 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
     net_pins: dict[str, int] = {}
     for leaf in shell.leaves:
         for k, net in enumerate(leaf.inputs):
-            cap, pins = own[leaf.module][f"x[{k}]"]
+            cap, pins = own[leaf.module][_bit_name("x", k, len(leaf.inputs))]
             net_cap[net] = net_cap.get(net, 0.0) + cap
             net_pins[net] = net_pins.get(net, 0) + pins
 
@@ -293,9 +298,11 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
         idle = np.zeros(n, dtype=bool)  # a bit from a dead leaf: no pin reads it
         bits = np.stack([state.get(net, idle) for net in leaf.inputs], axis=1)
         mine = own[leaf.module]
-        loads = {f"x[{k}]": extra(net, mine[f"x[{k}]"][0]) for k, net in enumerate(leaf.inputs)}
-        loads.update({f"y[{k}]": extra(net, 0.0) for k, net in enumerate(leaf.outputs)
-                      if net in net_cap})
+        width = len(leaf.inputs)
+        loads = {_bit_name("x", k, width): extra(net, mine[_bit_name("x", k, width)][0])
+                 for k, net in enumerate(leaf.inputs)}
+        loads.update({_bit_name("y", k, len(leaf.outputs)): extra(net, 0.0)
+                      for k, net in enumerate(leaf.outputs) if net in net_cap})
         fed_by_leaves = any(net not in top_inputs for net in leaf.inputs)
         row = _analyse_leaf(leaf, texts[leaf.module], leaf_netlists[leaf.module], bits, loads,
                             fed_by_leaves, work / _safe(leaf.name), period_ns, clock_port,
@@ -306,9 +313,9 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
             state[net] = np.concatenate([[False], after[net][:-1]])  # state in cycle i
         cells = _cell_counts(texts[leaf.module], leaf.module)
         rows.append({k: v for k, v in row.items() if k != "outputs"} | {
-            "area_um2": round(sum(n * areas[c] for c, n in cells.items()), 3),
+            "area_um2": round(sum(count * areas[c] for c, count in cells.items()), 3),
             "cells": sum(cells.values()),
-            "flip_flops": sum(n for c, n in cells.items() if c in flops)})
+            "flip_flops": sum(count for c, count in cells.items() if c in flops)})
         if progress:
             progress(done, len(shell.leaves), leaf.name)
     missing = [net for net in shell.outputs if net not in after]
@@ -326,8 +333,8 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
     total["total_mw"] = sum(r["power_mw"] for r in rows)
     by_type: dict[str, int] = {}
     for leaf in shell.leaves:
-        for c, n in _cell_counts(texts[leaf.module], leaf.module).items():
-            by_type[c] = by_type.get(c, 0) + n
+        for cell, count in _cell_counts(texts[leaf.module], leaf.module).items():
+            by_type[cell] = by_type.get(cell, 0) + count
     return LeafwiseResult(
         area_um2=round(sum(r["area_um2"] for r in rows), 3), cells_by_type=by_type,
         flip_flops=sum(r["flip_flops"] for r in rows),
