@@ -43,8 +43,6 @@ STYLE = "csd"
 #: only) keeps 264,256 of 1,048,576 parameters; the curve in sam.md reaches the same test
 #: accuracy with 23,878.
 DEFAULT_B_MAX_LOSS = 0.005
-#: synth.json key suffix of each ASIC flow (hwnn.methods.synth_flow.synth_run)
-FLOW_SUFFIX = {"flat": "", "leafwise": "_leafwise"}
 
 
 def _json(path: Path) -> dict[str, Any] | None:
@@ -80,7 +78,7 @@ def build(design: Design, vectors: int, power_vectors: int, jobs: int) -> None:
     """Train/derive, export, simulate and synthesise one design (skipping finished steps)."""
     from hwnn.methods.logic_flow import IR_FILE, export, sim_json_path, simulate_run
     from hwnn.methods.sam_hardware import make_hardware_run
-    from hwnn.methods.synth_flow import SYNTH_FILE, design_label, synth_run
+    from hwnn.methods.synth_flow import SYNTH_FILE, design_label, synth_key, synth_run
 
     run, label = design.run, design.label
     if not (run / "model.pt").is_file():
@@ -100,7 +98,7 @@ def build(design: Design, vectors: int, power_vectors: int, jobs: int) -> None:
     done = (_json(run / SYNTH_FILE) or {}).get("designs", {})
     key = design_label(STYLE, partition=True)
     for target, flow in design.flows:
-        if f"{key}{FLOW_SUFFIX[flow]}/{target}" not in done:
+        if synth_key(key, target, flow == "leafwise") not in done:
             print(f"{label}: synthesising {target} ({flow})", flush=True)
             synth_run(run, target, STYLE, power_vectors=power_vectors, partition=True,
                       jobs=jobs, timeout_s=4 * 3600, leafwise=flow == "leafwise")
@@ -121,14 +119,16 @@ def layer_areas(run: Path, neurons: list[int]) -> list[float | None]:
 def row(label: str, run: Path, flow: str) -> dict[str, Any]:
     """One table row: ``run`` with its ASIC numbers from ``flow`` (flat or leafwise)."""
     from hwnn.methods.logic_flow import sim_json_path
+    from hwnn.methods.synth_flow import design_label, synth_key
 
     metrics = _json(run / "metrics.json") or {}
     hw = _json(run / "sam_hardware.json") or {}
     ir = _json(run / "net.ir.json") or {}
     layers = ir.get("layers", [])
     synth = (_json(run / "synth.json") or {}).get("designs", {})
-    asic = synth.get(f"{STYLE}_part{FLOW_SUFFIX[flow]}/asic", {})
-    fpga = synth.get(f"{STYLE}_part/fpga", {})
+    part = design_label(STYLE, partition=True)
+    asic = synth.get(synth_key(part, "asic", flow == "leafwise"), {})
+    fpga = synth.get(synth_key(part, "fpga"), {})
     sim = _json(sim_json_path(run, STYLE, partition=True)) or {}
     acc = hw.get("test_accuracy_integer")
     if acc is None:

@@ -271,6 +271,7 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
     lib_caps, wire = input_capacitances(liberty), default_wire_load(liberty)
     texts = {m: Path(p).read_text() for m, p in leaf_netlists.items()}
     own = {m: port_loads(t, m, lib_caps) for m, t in texts.items()}
+    counts = {m: _cell_counts(t, m) for m, t in texts.items()}
     used = {m: {_x_bit(port) for port, (_, pins) in loads.items()
                 if pins and (port == "x" or port.startswith("x["))} for m, loads in own.items()}
     shell = live_leaves(every, used)
@@ -311,7 +312,7 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
         for k, net in enumerate(leaf.outputs):
             after[net] = np.array([(w >> k) & 1 for w in outs], dtype=bool)
             state[net] = np.concatenate([[False], after[net][:-1]])  # state in cycle i
-        cells = _cell_counts(texts[leaf.module], leaf.module)
+        cells = counts[leaf.module]
         rows.append({k: v for k, v in row.items() if k != "outputs"} | {
             "area_um2": round(sum(count * areas[c] for c, count in cells.items()), 3),
             "cells": sum(cells.values()),
@@ -333,7 +334,7 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
     total["total_mw"] = sum(r["power_mw"] for r in rows)
     by_type: dict[str, int] = {}
     for leaf in shell.leaves:
-        for cell, count in _cell_counts(texts[leaf.module], leaf.module).items():
+        for cell, count in counts[leaf.module].items():
             by_type[cell] = by_type.get(cell, 0) + count
     return LeafwiseResult(
         area_um2=round(sum(r["area_um2"] for r in rows), 3), cells_by_type=by_type,

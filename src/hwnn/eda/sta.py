@@ -235,70 +235,69 @@ def power_vectorless(
                        report)
 
 
+def _per_net_lines(values: Mapping[str, float], data_file: Path, table: str,
+                   body: list[str], leftover: str) -> list[str]:
+    """Tcl that runs ``body`` once for each design net listed in ``values``, with the net
+    in ``$hwnn_net`` and its value in ``$hwnn_value``, then ``leftover`` once for each
+    listed name no net has (``$hwnn_name``).
+
+    The (name, value) pairs are written to ``data_file`` as one Tcl list and read with
+    ``read`` + ``array set`` into the array ``table``; the design's nets are then walked
+    once. Both steps avoid quadratic costs measured on the 616,584-net generic OFC-A
+    netlist, where annotation took 78 min: ``sta`` re-checks ``info complete`` on a
+    multi-line command after every line it reads (also under ``source``), and
+    ``get_nets NAME`` scans every net for bus names.
+    """
+    data_file.write_text("".join(f"{tcl_word(name)} {float(value):.8g}\n"
+                                 for name, value in values.items()))
+    return [
+        f"set hwnn_fh [open {tcl_word(str(data_file))} r]",
+        f"array set {table} [read $hwnn_fh]",
+        "close $hwnn_fh",
+        "foreach hwnn_net [get_nets -quiet *] {",
+        "  set hwnn_name [get_full_name $hwnn_net]",
+        f"  if {{![info exists {table}($hwnn_name)]}} {{ continue }}",
+        f"  set hwnn_value ${table}($hwnn_name)",
+        f"  unset {table}($hwnn_name)",
+        *(f"  {line}" for line in body),
+        "}",
+        f"foreach hwnn_name [array names {table}] {{ {leftover} }}",
+    ]
+
+
 def _annotation_lines(activity: Mapping[str, float], data_file: Path) -> list[str]:
     """Tcl that sets each listed net's activity on its driver and load pins (not the clock).
 
     Load pins too: OpenSTA 2.0.17 reads an input pin's internal power from that pin's own
     entry, which an annotation of the driver alone leaves at the propagated value.
-
-    The (name, activity) pairs are written to ``data_file`` as one Tcl list and read with
-    ``read`` + ``array set``; the design's nets are then walked once. Both steps avoid
-    quadratic costs measured on the 616,584-net generic OFC-A netlist, where annotation took
-    78 min: ``sta`` re-checks ``info complete`` on a multi-line command after every line it
-    reads (also under ``source``), and ``get_nets NAME`` scans every net for bus names.
     """
-    pairs = []
     for name, value in activity.items():
         if not 0.0 <= float(value) <= 2.0:
             raise EdaError(f"activity of net {name!r} is {value}, expected 0..2 per cycle")
-        pairs.append(f"{tcl_word(name)} {float(value):.8g}\n")
-    data_file.write_text("".join(pairs))
-    return [
-        f"set hwnn_fh [open {tcl_word(str(data_file))} r]",
-        "array set hwnn_activity [read $hwnn_fh]",
-        "close $hwnn_fh",
-        "set hwnn_annotated 0",
-        "foreach hwnn_net [get_nets -quiet *] {",
-        "  set hwnn_name [get_full_name $hwnn_net]",
-        "  if {![info exists hwnn_activity($hwnn_name)]} { continue }",
-        "  set hwnn_act $hwnn_activity($hwnn_name)",
-        "  unset hwnn_activity($hwnn_name)",
-        "  foreach hwnn_pin [concat [sta::net_driver_pins $hwnn_net]"
+    body = [
+        "foreach hwnn_pin [concat [sta::net_driver_pins $hwnn_net]"
         " [get_pins -quiet -of_objects $hwnn_net]] {",
-        "    if {[sta::Pin_is_top_level_port $hwnn_pin]",
-        "        && [lsearch -exact $hwnn_clk_names [get_full_name $hwnn_pin]] >= 0} {",
-        "      continue",
-        "    }",
-        "    sta::set_power_pin_activity $hwnn_pin $hwnn_act 0.5",
+        "  if {[sta::Pin_is_top_level_port $hwnn_pin]",
+        "      && [lsearch -exact $hwnn_clk_names [get_full_name $hwnn_pin]] >= 0} {",
+        "    continue",
         "  }",
-        "  incr hwnn_annotated",
+        "  sta::set_power_pin_activity $hwnn_pin $hwnn_value 0.5",
         "}",
-        'foreach hwnn_name [array names hwnn_activity] { puts "HWNN_UNMATCHED $hwnn_name" }',
-        'puts "HWNN_ANNOTATED $hwnn_annotated"',
+        "incr hwnn_annotated",
     ]
+    return ["set hwnn_annotated 0",
+            *_per_net_lines(activity, data_file, "hwnn_activity", body,
+                            'puts "HWNN_UNMATCHED $hwnn_name"'),
+            'puts "HWNN_ANNOTATED $hwnn_annotated"']
 
 
 def _net_load_lines(loads: Mapping[str, float], data_file: Path) -> list[str]:
     """Tcl that adds each listed net's extra capacitance (library units, fF for Nangate45)
     with ``set_load``: the pins a net drives outside this netlist (the other leaves of a
-    partitioned design, :mod:`hwnn.eda.leafwise`). Read from ``data_file`` in one go, like
-    the activities; a listed net the design lacks is an error."""
-    data_file.write_text("".join(f"{tcl_word(name)} {float(cap):.8g}\n"
-                                 for name, cap in loads.items()))
-    return [
-        f"set hwnn_fh [open {tcl_word(str(data_file))} r]",
-        "array set hwnn_load [read $hwnn_fh]",
-        "close $hwnn_fh",
-        "foreach hwnn_net [get_nets -quiet *] {",
-        "  set hwnn_name [get_full_name $hwnn_net]",
-        "  if {![info exists hwnn_load($hwnn_name)]} { continue }",
-        "  set_load $hwnn_load($hwnn_name) $hwnn_net",
-        "  unset hwnn_load($hwnn_name)",
-        "}",
-        "foreach hwnn_name [array names hwnn_load] {",
-        '  puts "Error: no net $hwnn_name for its extra load"',
-        "}",
-    ]
+    partitioned design, :mod:`hwnn.eda.leafwise`). A listed net the design lacks is an
+    error."""
+    return _per_net_lines(loads, data_file, "hwnn_load", ["set_load $hwnn_value $hwnn_net"],
+                          'puts "Error: no net $hwnn_name for its extra load"')
 
 
 def power_from_activity(

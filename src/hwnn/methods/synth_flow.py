@@ -80,6 +80,12 @@ def design_label(style: Style = "embedded", extra_stages: int = 0, variant: str 
     return design_name(style, extra_stages, variant, partition) + ("_retimed" if retime else "")
 
 
+def synth_key(label: str, target: str, leafwise: bool = False) -> str:
+    """Key of a design's entry in ``synth.json``: ``<label>/<target>``, or
+    ``<label>_leafwise/asic`` for the leaf-by-leaf flow (:func:`_asic_leafwise`)."""
+    return f"{label}_leafwise/{target}" if leafwise else f"{label}/{target}"
+
+
 def _update_synth_json(run_dir: Path, key: str, entry: dict[str, Any]) -> Path:
     """Replace one entry of ``synth.json`` (an exclusive lock serialises parallel syntheses
     of the same run)."""
@@ -331,6 +337,5 @@ def synth_run(run_dir: Path, target: Target = "asic", style: Style = "embedded",
              **synth_design(net, run_dir / "synth" / label / target, target, style,
                             extra_stages, retime, clock_ns, input_activity, vectors, use_dsp,
                             timeout_s, partition, jobs, progress, leafwise)}
-    key = f"{label}_leafwise/{target}" if leafwise else f"{label}/{target}"
-    entry["path"] = str(_update_synth_json(run_dir, key, entry))
+    entry["path"] = str(_update_synth_json(run_dir, synth_key(label, target, leafwise), entry))
     return entry

@@ -13,10 +13,11 @@ to ``RUN/job.json``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +38,22 @@ def sim_file(run_dir: Path, design: DesignSpec) -> Path:
                          design.partition)
 
 
-def current_fingerprint(run_dir: Path, variant: str) -> str | None:
-    """:func:`hwnn.ir.ir_fingerprint` of the run's exported IR ``variant`` (None when it
-    has not been exported or does not load)."""
+def fingerprints(run_dir: Path) -> Callable[[str], str | None]:
+    """``variant -> ``:func:`hwnn.ir.ir_fingerprint` of the run's exported IR (None when it
+    has not been exported or does not load), each IR loaded and hashed once. Make it after
+    the export step: it does not see later exports."""
     from hwnn.errors import HwnnError
     from hwnn.ir import IRError, ir_fingerprint
     from hwnn.methods.logic_flow import load_run_ir
 
-    try:
-        return ir_fingerprint(load_run_ir(run_dir, variant))
-    except (HwnnError, IRError):
-        return None
+    @functools.cache
+    def fingerprint(variant: str) -> str | None:
+        try:
+            return ir_fingerprint(load_run_ir(run_dir, variant))
+        except (HwnnError, IRError):
+            return None
+
+    return fingerprint
 
 
 def _sim_done(path: Path, vectors: int, fingerprint: str | None) -> bool:
@@ -103,13 +109,7 @@ def results_current(run_dir: Path, job: Job) -> bool:
     """Whether every simulation and synthesis result ``job`` asks for exists, was made from
     the run's current IR and (ASIC) by the current flow; a finished job that fails this is
     run again and redoes only what is missing."""
-    prints: dict[str, str | None] = {}
-
-    def fingerprint(variant: str) -> str | None:
-        if variant not in prints:
-            prints[variant] = current_fingerprint(run_dir, variant)
-        return prints[variant]
-
+    fingerprint = fingerprints(run_dir)
     if "sim" in job.steps and not all(
             _sim_done(path, job.sim_vectors, fingerprint(d.variant))
             for d, path in _sim_designs(job, run_dir)):
@@ -166,9 +166,10 @@ def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> Non
     if "export" in job.steps:
         with step("export"):
             export(run_dir)
+    fingerprint = fingerprints(run_dir)
     if "sim" in job.steps:
         for design, path in _sim_designs(job, run_dir):
-            if _sim_done(path, job.sim_vectors, current_fingerprint(run_dir, design.variant)):
+            if _sim_done(path, job.sim_vectors, fingerprint(design.variant)):
                 console.print(f"sim {path.name}: done earlier on this IR, skipped")
                 continue
             with step(f"sim:{design.name}"):
@@ -180,8 +181,7 @@ def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> Non
                 raise RuntimeError(f"simulation of {design.name} failed: see {report['path']}")
     if "synth" in job.steps:
         for design, target, key in _synth_targets(job):
-            if _synth_done(run_dir, key, job, target,
-                           current_fingerprint(run_dir, design.variant)):
+            if _synth_done(run_dir, key, job, target, fingerprint(design.variant)):
                 console.print(f"synth {key}: done earlier on this IR, skipped")
                 continue
             with step(f"synth:{design.name}:{target}"):
