@@ -460,6 +460,48 @@ def sam_hardware(
     console.print(f"wrote {out} ({REPORT}); next: hwnn export {out}")
 
 
+@app.command("relu-pred")
+def relu_pred(
+    run: RunDir,
+    max_loss: Annotated[float, typer.Option(
+        help="keep the smallest N_L whose validation accuracy loss is under this (seed 003: "
+        "0.01)")] = 0.01,
+    images: Annotated[int | None, typer.Option(
+        "--images", min=1, help="use the first N images of the validation and test splits "
+        "(default: all)")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """ReLU prediction on a trained 8-bit CNN run (seed 003): N_L search for the
+    power-of-two ApproxConv, accuracy of Prop-1/2 and SignConnect-1/2, skipped convolutions
+    per layer; writes RUN/relu_pred.json."""
+    from hwnn.methods.relu_pred import RESULT_FILE, relu_prediction_study
+    from hwnn.train.io import atomic_write_json
+
+    try:
+        with console.status("ReLU prediction ...") as status:
+            result = relu_prediction_study(
+                run, max_loss, data_dir=str(data_dir) if data_dir else None, n=images,
+                progress=lambda msg: status.update(f"ReLU prediction: {msg}"))
+    except HwnnError as err:
+        _fail(err)
+    atomic_write_json(run / RESULT_FILE, result)
+    table = Table("variant", "N_L", "bits", "val acc", "test acc", "skipped (test)")
+    base = result["baseline"]
+    table.add_row("Baseline", "-", "-", f"{base['val_accuracy']:.2%}",
+                  f"{base['test_accuracy']:.2%}", "0")
+    for name, v in result["variants"].items():
+        if "test_accuracy" not in v:
+            table.add_row(name, "-", "-", "-", "-", v.get("note", ""))
+            continue
+        outputs = sum(c["outputs"] for c in v["counts"].values())
+        skipped = sum(c["skipped"] for c in v["counts"].values())
+        table.add_row(name, str(v.get("n_levels", "-")), str(v["weight_bits"]),
+                      f"{v['val_accuracy']:.2%}", f"{v['test_accuracy']:.2%}",
+                      f"{skipped / outputs:.1%} of conv outputs")
+    console.print(table)
+    console.print(f"wrote {run / RESULT_FILE}")
+
+
 @app.command("filter-prune")
 def filter_prune(
     file: Annotated[Path, typer.Argument(help="filter-pruning study YAML (see "

@@ -68,7 +68,11 @@ class ModelConfig(_Strict):
         None, description="cnn: input image shape [C, H, W] (MNIST: [1, 28, 28])")
     channels: list[PositiveInt] | None = Field(
         None, description="cnn: output channels of each conv + 2x2 max-pool block")
-    kernel: PositiveInt = Field(3, description="cnn: odd convolution kernel size")
+    kernel: PositiveInt = Field(3, description="cnn: convolution kernel size (odd for same "
+                                "padding)")
+    conv_padding: Literal["same", "valid"] = Field(
+        "same", description="cnn: 'same' keeps H x W through each conv (zero padding kernel//2); "
+        "'valid' pads nothing, so each conv shrinks H and W by kernel - 1 (LeNet-5)")
     weight_bits: int = Field(8, ge=2, le=16)
     act_bits: int = Field(8, ge=1, le=16)
     out_bits: int = Field(16, ge=2, le=32)
@@ -115,8 +119,9 @@ class ModelConfig(_Strict):
         if self.kind == "cnn":
             if self.image is None or len(self.image) != 3 or not self.channels:
                 raise ValueError("kind: cnn needs image: [C, H, W] and channels: [c1, ...]")
-            if self.kernel % 2 == 0:
-                raise ValueError(f"kernel must be odd (same padding), got {self.kernel}")
+            if self.kernel % 2 == 0 and self.conv_padding == "same":
+                raise ValueError(f"kernel must be odd with same padding, got {self.kernel} "
+                                 "(or set conv_padding: valid)")
         elif self.image is not None or self.channels is not None:
             raise ValueError("image and channels apply to kind: cnn only")
         if self.kind == "sam":

@@ -54,22 +54,27 @@ class QuantSequential(nn.Sequential):
     def forward_int(self, x: IntTensor) -> IntTensor:
         """Integer mode: every module computes exactly on int64 tensors."""
         for module in self:
-            if isinstance(module, (*WEIGHT_LAYERS, QuantAct)):
-                x = module.forward_int(x)
-            elif isinstance(module, nn.Flatten | nn.Unflatten):
-                x = IntTensor(module(x.value), x.scale)
-            elif isinstance(module, nn.MaxPool2d):  # exact: max commutes with a positive scale
-                pooled = F.max_pool2d(x.value.double(), module.kernel_size, module.stride,
-                                      module.padding, module.dilation, ceil_mode=module.ceil_mode)
-                x = IntTensor(pooled.to(torch.int64), x.scale)
-            else:
-                raise TypeError(f"no integer mode for {type(module).__name__}")
+            x = forward_int_module(module, x)
         return x
 
     def weight_layers(self) -> Iterator[tuple[str, QuantLinear | QuantConv2d]]:
         for name, module in self.named_modules():
             if isinstance(module, WEIGHT_LAYERS):
                 yield name, module
+
+
+@torch.no_grad()
+def forward_int_module(module: nn.Module, x: IntTensor) -> IntTensor:
+    """One module of :meth:`QuantSequential.forward_int`."""
+    if isinstance(module, (*WEIGHT_LAYERS, QuantAct)):
+        return module.forward_int(x)
+    if isinstance(module, nn.Flatten | nn.Unflatten):
+        return IntTensor(module(x.value), x.scale)
+    if isinstance(module, nn.MaxPool2d):  # exact: max commutes with a positive scale
+        pooled = F.max_pool2d(x.value.double(), module.kernel_size, module.stride,
+                              module.padding, module.dilation, ceil_mode=module.ceil_mode)
+        return IntTensor(pooled.to(torch.int64), x.scale)
+    raise TypeError(f"no integer mode for {type(module).__name__}")
 
 
 def quantizers(model: nn.Module) -> Iterator[UniformQuantizer]:
@@ -184,22 +189,30 @@ def build_cnn(
     out_bits: int = 16,
     per_channel: bool = True,
     bias_bits: int = 32,
+    padding: str = "same",
 ) -> QuantSequential:
-    """input quantizer → unflatten to ``image`` (C, H, W) → [QuantConv2d (``kernel``, same
-    padding) → QuantReLU → MaxPool2d(2)]* per entry of ``channels`` → flatten →
+    """input quantizer → unflatten to ``image`` (C, H, W) → [QuantConv2d (``kernel``,
+    ``padding`` "same" or "valid") → QuantReLU → MaxPool2d(2)]* per entry of ``channels`` →
+    flatten →
     [QuantLinear → QuantReLU]* per entry of ``hidden`` → QuantLinear → QuantIdentity.
 
     The quantization scheme is the MLP's (:func:`build_mlp`); integer mode is exact through
     the convolutions and max-pools (:meth:`QuantSequential.forward_int`)."""
     c, h, w = (int(v) for v in image)
-    if kernel < 1 or kernel % 2 == 0:
-        raise ValueError(f"kernel must be odd (same padding), got {kernel}")
+    if padding not in ("same", "valid"):
+        raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
+    if kernel < 1 or (padding == "same" and kernel % 2 == 0):
+        raise ValueError(f"kernel must be odd with same padding, got {kernel}")
+    pad = kernel // 2 if padding == "same" else 0
     layers: list[nn.Module] = [input_layer(input_quant), nn.Unflatten(1, (c, h, w))]
     for out_c in channels:
+        if padding == "valid":
+            h, w = h - kernel + 1, w - kernel + 1
         if h < 2 or w < 2:
-            raise ValueError(f"image {tuple(image)} is too small for {len(channels)} 2x2 pools")
+            raise ValueError(f"image {tuple(image)} is too small for {len(channels)} "
+                             f"{kernel}x{kernel} {padding} convolutions and 2x2 pools")
         layers += [
-            QuantConv2d(c, out_c, kernel, padding=kernel // 2,
+            QuantConv2d(c, out_c, kernel, padding=pad,
                         weight_quant=int_weight_quant(weight_bits, per_channel),
                         bias_bits=bias_bits),
             QuantReLU(int_act_quant(act_bits, signed=False)),

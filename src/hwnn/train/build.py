@@ -59,7 +59,8 @@ def build_from_shape(
         try:
             model = build_cnn(cfg.image, cfg.channels, cfg.hidden, num_outputs, input_quant,
                               cfg.kernel, weight_bits=cfg.weight_bits, act_bits=cfg.act_bits,
-                              out_bits=cfg.out_bits, per_channel=cfg.per_channel)
+                              out_bits=cfg.out_bits, per_channel=cfg.per_channel,
+                              padding=cfg.conv_padding)
         except ValueError as err:
             raise HwnnError(f"model: {err}") from None
     elif cfg.kind == "mlp":
