@@ -121,20 +121,32 @@ def test_cnn_integer_mode_is_exact(channels, kernel, bits, seed):
     check_exact(model, torch.randn(32, 2 * 8 * 6))
 
 
-def test_cnn_run_trains_and_refuses_export(tmp_path):
+def test_cnn_run_trains_and_exports_bit_exact(tmp_path):
     from toy import toy_dataset
 
     from hwnn.config import parse_config
+    from hwnn.ir import load_ir, run, save_ir
     from hwnn.ir.export import export_run
-    from hwnn.ir.model import IRError
+    from hwnn.logic.verilog import network_verilog
+    from hwnn.train.build import load_run
     from hwnn.train.loop import Trainer
+    from hwnn.train.metrics import model_inputs
 
     stage = {"epochs": 3, "lr": 3e-3, "lr_step": 2, "patience": 3}
     cfg = parse_config({"name": "cnn", "data": {"task": "mnist"},
                         "model": {"kind": "cnn", "image": [1, 4, 6], "channels": [4],
                                   "hidden": [8], "weights": "ternary", "eta": 0.3},
                         "train": {"seed": 1, "batch_size": 64, "float": stage, "qat": stage}})
-    metrics = Trainer(cfg, toy_dataset(n=1200), tmp_path / "r", progress=False).run()
+    ds = toy_dataset(n=1200)
+    metrics = Trainer(cfg, ds, tmp_path / "r", progress=False).run()
     assert metrics["summary_test"]["qat"] > 0.4  # 3 classes
-    with pytest.raises(IRError, match="CNN"):
-        export_run(tmp_path / "r")
+    net = export_run(tmp_path / "r")
+    assert [la.kind for la in net.layers] == ["conv", "dense", "dense"]
+    save_ir(net, tmp_path / "net.ir.json")
+    net = load_ir(tmp_path / "net.ir.json")
+    _, model, _ = load_run(tmp_path / "r")
+    q = model.quantize_input(model_inputs(ds, ds.test.x))
+    trace = run(net, q.value.numpy())
+    np.testing.assert_array_equal(trace.outputs[-1], model.forward_int(q).value.numpy())
+    with pytest.raises(ValueError, match="streaming"):
+        network_verilog(net)

@@ -192,7 +192,8 @@ def test_study_on_a_trained_toy_cnn(tmp_path):
     from toy import toy_dataset
 
     from hwnn.config import parse_config
-    from hwnn.methods.relu_pred import relu_prediction_study
+    from hwnn.ir import load_ir, run
+    from hwnn.methods.relu_pred import export_predicted, relu_prediction_study
     from hwnn.train.build import load_run
     from hwnn.train.loop import Trainer
     from hwnn.train.metrics import model_inputs
@@ -219,6 +220,11 @@ def test_study_on_a_trained_toy_cnn(tmp_path):
             assert v["counts"][str(first)]["skipped"] == 0 or name.endswith("1")
     prop1 = study["variants"]["Prop-1"]
     assert set(prop1["val_curve"]) == {"3", "2", "1"}
+    # the IR of each variant computes what the study measured, image for image
+    for name, path in export_predicted(tmp_path / "r", study).items():
+        pred = run(load_ir(path), q.value.numpy()).prediction
+        assert (pred == ds.test.y).mean() == pytest.approx(study["variants"][name]
+                                                           ["test_accuracy"])
     if prop1["n_levels"] is not None:
         assert prop1["weight_bits"] == packed_bits(prop1["n_levels"])
         skipped = prop1["counts"][str(first)]["skipped"]

@@ -186,7 +186,10 @@ def export(run: RunDir) -> None:
         return
     for layer in net.layers:
         what = "kept W+/W- parameters (SAM)" if layer.kind == "sam" else "non-zero weights"
-        console.print(f"{layer.name}: {layer.in_features} -> {layer.out_features}, "
+        shape = (f"{'x'.join(map(str, layer.in_shape))} -> {'x'.join(map(str, layer.out_shape()))}"
+                 f" ({layer.kernel}x{layer.kernel} conv, pool {layer.pool or 1})"
+                 if layer.kind == "conv" else f"{layer.in_features} -> {layer.out_features}")
+        console.print(f"{layer.name}: {shape}, "
                       f"{layer.nonzero_weights()} {what}, acc {layer.acc_bits} bits, "
                       f"out {'int' if layer.out_signed else 'uint'}{layer.out_bits} "
                       f"{layer.activation}")
@@ -473,8 +476,9 @@ def relu_pred(
 ) -> None:
     """ReLU prediction on a trained 8-bit CNN run (seed 003): N_L search for the
     power-of-two ApproxConv, accuracy of Prop-1/2 and SignConnect-1/2, skipped convolutions
-    per layer; writes RUN/relu_pred.json."""
-    from hwnn.methods.relu_pred import RESULT_FILE, relu_prediction_study
+    per layer; writes RUN/relu_pred.json and the IR of each variant (RUN/prop1.ir.json, ...)."""
+    from hwnn.methods.logic_flow import export as export_ir
+    from hwnn.methods.relu_pred import RESULT_FILE, export_predicted, relu_prediction_study
     from hwnn.train.io import atomic_write_json
 
     try:
@@ -485,6 +489,10 @@ def relu_pred(
     except HwnnError as err:
         _fail(err)
     atomic_write_json(run / RESULT_FILE, result)
+    try:
+        irs = [export_ir(run), *export_predicted(run, result).values()]
+    except HwnnError as err:
+        _fail(err)
     table = Table("variant", "N_L", "bits", "val acc", "test acc", "skipped (test)")
     base = result["baseline"]
     table.add_row("Baseline", "-", "-", f"{base['val_accuracy']:.2%}",
@@ -499,7 +507,7 @@ def relu_pred(
                       f"{v['val_accuracy']:.2%}", f"{v['test_accuracy']:.2%}",
                       f"{skipped / outputs:.1%} of conv outputs")
     console.print(table)
-    console.print(f"wrote {run / RESULT_FILE}")
+    console.print(f"wrote {run / RESULT_FILE} and {', '.join(p.name for p in irs)}")
 
 
 @app.command("filter-prune")

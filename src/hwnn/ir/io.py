@@ -17,6 +17,9 @@ Arrays in the npz, per layer ``k``: ``l{k}.weight`` (out, in), ``l{k}.bias``,
 ``l{k}.multiplier``, ``l{k}.shift`` (out,), optionally ``l{k}.neuron_acc_bits``;
 all int64. SAM layers (``"kind": "sam"``, :mod:`hwnn.ir.sam`) store ``l{k}.plus``,
 ``l{k}.minus``, ``l{k}.keep_plus``, ``l{k}.keep_minus`` (out, in) instead of the weight.
+Conv layers (``"kind": "conv"``, :mod:`hwnn.ir.conv`) add ``in_shape``, ``padding`` and
+``pool`` to the JSON, store the weight as (O, C, k, k) and, with ReLU prediction,
+``l{k}.approx`` (O, C, k, k) and ``l{k}.approx_offset`` (O,).
 LUT networks (:mod:`hwnn.ir.lut`) carry ``"network": "lut"`` and per layer
 ``l{k}.inputs`` (out, F) and ``l{k}.table`` (out, 2^(F*in_bits)). The npz is compressed.
 Writes are atomic; loading checks the npz checksum and validates the network.
@@ -34,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from hwnn.atomic import atomic_write_bytes
+from hwnn.ir.conv import ConvLayer
 from hwnn.ir.lut import LutLayer, LutNetwork
 from hwnn.ir.model import IR_FORMAT, DenseLayer, Head, IRError, IRInput, IRNetwork
 from hwnn.ir.sam import SamLayer
@@ -53,12 +57,16 @@ _LAYER_FIELDS = ("kind", "name", "in_bits", "in_signed", "weight_bits", "acc_bit
 _ARRAYS = ("weight", "bias", "multiplier", "shift")
 _OPTIONAL_ARRAYS = ("neuron_acc_bits",)
 _SAM_ARRAYS = ("plus", "minus", "keep_plus", "keep_minus", "bias", "multiplier", "shift")
+_CONV_FIELDS = ("in_shape", "padding", "pool")
+_CONV_OPTIONAL_ARRAYS = ("approx", "approx_offset")
 
 
-def _layer_arrays(layer: DenseLayer | SamLayer) -> tuple[str, ...]:
+def _layer_arrays(layer: DenseLayer | SamLayer | ConvLayer) -> tuple[str, ...]:
     """Array names a layer stores in the npz (``l{k}.<name>``)."""
     if isinstance(layer, SamLayer):
         return _SAM_ARRAYS
+    if isinstance(layer, ConvLayer):
+        return (*_ARRAYS, *(n for n in _CONV_OPTIONAL_ARRAYS if getattr(layer, n) is not None))
     return (*_ARRAYS, *(n for n in _OPTIONAL_ARRAYS if getattr(layer, n) is not None))
 
 
@@ -80,6 +88,10 @@ def to_dict(net: IRNetwork, arrays_name: str, arrays_sha256: str) -> dict[str, A
         entry: dict[str, Any] = {f: getattr(layer, f) for f in _LAYER_FIELDS}
         entry.update(in_features=layer.in_features, out_features=layer.out_features,
                      nonzero_weights=layer.nonzero_weights(), notes=layer.notes)
+        if isinstance(layer, ConvLayer):
+            entry.update({f: getattr(layer, f) for f in _CONV_FIELDS},
+                         in_shape=list(layer.in_shape), out_shape=list(layer.out_shape()),
+                         kernel=layer.kernel, relu_prediction=layer.approx is not None)
         layers.append(entry)
     return {
         "format": IR_FORMAT, "name": net.name, "arrays": arrays_name,
@@ -212,10 +224,13 @@ def from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str
     for k, entry in enumerate(_need(doc, "layers", source)):
         where = f"{source}: layer {k}"
         kind = _need(entry, "kind", where)
-        if kind not in ("dense", "sam"):
+        if kind not in ("dense", "sam", "conv"):
             raise IRError(f"{where}: unsupported layer kind {kind!r}; this IR version supports "
-                          "dense and sam")
+                          "dense, sam and conv")
         fields = {f: _need(entry, f, where) for f in _LAYER_FIELDS}
+        if kind == "conv":
+            layers.append(_conv_from(entry, fields, arrays, k, where))
+            continue
         if kind == "sam":
             missing = [n for n in _SAM_ARRAYS if f"l{k}.{n}" not in arrays]
             if missing:
@@ -236,6 +251,19 @@ def from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], source: str
                           f"{layers[-1].weight.shape}")
     return IRNetwork(str(_need(doc, "name", source)), net_input, layers, _head_from(doc),
                      doc.get("meta", {})).validate()
+
+
+def _conv_from(entry: dict[str, Any], fields: dict[str, Any], arrays: dict[str, np.ndarray],
+               k: int, where: str) -> ConvLayer:
+    missing = [n for n in _ARRAYS if f"l{k}.{n}" not in arrays]
+    if missing:
+        raise IRError(f"{where}: arrays {', '.join(missing)} missing from the npz")
+    fields.pop("kind")
+    conv = {f: _need(entry, f, where) for f in _CONV_FIELDS}
+    conv["in_shape"] = tuple(int(v) for v in conv["in_shape"])
+    return ConvLayer(**fields, **conv, **{n: arrays[f"l{k}.{n}"] for n in _ARRAYS},
+                     **{n: arrays.get(f"l{k}.{n}") for n in _CONV_OPTIONAL_ARRAYS},
+                     notes=entry.get("notes", {}))
 
 
 def load_ir(path: str | os.PathLike[str]) -> IRNetwork | LutNetwork:

@@ -38,7 +38,7 @@ IR_FORMAT = "hwnn.ir.v1"
 Activation = Literal["relu", "identity"]
 Overflow = Literal["wrap", "saturate"]
 HeadKind = Literal["argmax", "slicer", "raw"]
-LAYER_KINDS = ("dense", "sam")
+LAYER_KINDS = ("dense", "sam", "conv")
 ACTIVATIONS = ("relu", "identity")
 OVERFLOWS = ("wrap", "saturate")
 HEADS = ("argmax", "slicer", "raw")
@@ -140,7 +140,7 @@ class Head:
 class IRNetwork:
     name: str
     input: IRInput
-    layers: list[DenseLayer]  # or hwnn.ir.sam.SamLayer (kind "sam")
+    layers: list[DenseLayer]  # or hwnn.ir.sam.SamLayer ("sam"), hwnn.ir.conv.ConvLayer ("conv")
     head: Head = Head()
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -159,8 +159,8 @@ class IRNetwork:
             if layer.kind not in LAYER_KINDS:
                 raise IRError(f"{where}: unsupported layer kind {layer.kind!r}; this IR version "
                               f"supports {', '.join(LAYER_KINDS)}")
-            if layer.kind == "sam":
-                layer.check(where)  # hwnn.ir.sam.SamLayer
+            if layer.kind in ("sam", "conv"):
+                layer.check(where)  # hwnn.ir.sam.SamLayer, hwnn.ir.conv.ConvLayer
             else:
                 _check_layer(layer, where)
             if layer.in_features != prev_features:
@@ -192,7 +192,8 @@ class IRNetwork:
         return {
             "name": self.name,
             "input": f"{self.input.features} x {_fmt_int(self.input.bits, self.input.signed)}",
-            "layers": [{"name": la.name, "shape": [la.out_features, la.in_features],
+            "layers": [{"name": la.name, "kind": la.kind,
+                        "shape": [la.out_features, la.in_features],
                         "nonzero_weights": la.nonzero_weights(), "acc_bits": la.acc_bits,
                         "out": _fmt_int(la.out_bits, la.out_signed),
                         "activation": la.activation} for la in self.layers],

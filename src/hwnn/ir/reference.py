@@ -10,6 +10,8 @@ Implements the four steps of :mod:`hwnn.ir.model` with int64 arithmetic:
   (ReLU = lower bound 0);
 * SAM layers (:mod:`hwnn.ir.sam`): max + min of input-plus-constant sums, then the same
   requantizer and clip;
+* conv layers (:mod:`hwnn.ir.conv`): the same per output position, then ReLU prediction
+  and max-pool when the layer has them;
 * head: argmax (first maximum), slicer (count of thresholds ``<= y``), or raw.
 """
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hwnn.ir.conv import ConvLayer, conv_forward
 from hwnn.ir.model import DenseLayer, Head, IRError, IRNetwork
 from hwnn.ir.ranges import worst_case_acc_range
 from hwnn.ir.sam import SamLayer, sam_accumulate
@@ -45,9 +48,13 @@ def accumulate(layer: DenseLayer, x: np.ndarray) -> np.ndarray:
     return x.astype(np.int64) @ layer.weight.T + layer.bias
 
 
-def layer_forward(layer: DenseLayer | SamLayer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def layer_forward(layer: DenseLayer | SamLayer | ConvLayer, x: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """``(acc, y)``: the accumulator value (after the overflow rule) and the layer output
-    (a SAM layer's accumulator is exact: :func:`hwnn.ir.sam.sam_accumulate`)."""
+    (a SAM layer's accumulator is exact: :func:`hwnn.ir.sam.sam_accumulate`; a conv layer:
+    :func:`hwnn.ir.conv.conv_forward`, accumulators before pooling)."""
+    if isinstance(layer, ConvLayer):
+        return conv_forward(layer, x)
     if isinstance(layer, SamLayer):
         acc = sam_accumulate(layer, x)
     else:
@@ -94,7 +101,7 @@ def run(net: IRNetwork, x: np.ndarray, batch: int = 65536) -> Trace:
     """Run the network on integer input codes ``x`` (N, features)."""
     x = check_inputs(net, x)
     for layer in net.layers:
-        if not isinstance(layer, SamLayer):  # SAM layers: checked by validate (acc_bits)
+        if isinstance(layer, DenseLayer):  # SAM/conv layers: checked by validate (acc_bits)
             worst_case_acc_range(layer)  # raises if an exact accumulator would not fit int64
     accs: list[list[np.ndarray]] = [[] for _ in net.layers]
     outs: list[list[np.ndarray]] = [[] for _ in net.layers]

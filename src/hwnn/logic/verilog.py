@@ -425,6 +425,9 @@ def network_verilog(net: IRNetwork, top: str | None = None, style: Style = "embe
                          "the generic baseline's weight chain crosses every neuron")
     if extra_stages < 0:
         raise ValueError("extra_stages must be >= 0")
+    if any(layer.kind == "conv" for layer in net.layers):
+        raise ValueError("conv layers are not flattened into one combinational network; CNN "
+                         "hardware is a streaming design (seed 003 §V), not this flow")
     if style == "generic" and any(layer.kind == "sam" for layer in net.layers):
         raise ValueError("SAM layers have constant parameters only (adders and comparators); "
                          "the generic weight-register baseline is for dense layers")

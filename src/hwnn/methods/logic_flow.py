@@ -34,7 +34,10 @@ from hwnn.logic.testbench import make_testbench, write_vectors
 from hwnn.logic.verilog import Style, latency, network_verilog, verilog_identifier
 
 IR_FILE = "net.ir.json"
-VARIANTS: tuple[str, ...] = ("net", "profiled")
+#: IR files a run folder may hold: the export, the profiled one (``hwnn profile``) and the
+#: CNN with ReLU prediction (``hwnn relu-pred``, seed 003 Prop-1/2 and SignConnect-1/2)
+VARIANTS: tuple[str, ...] = ("net", "profiled", "prop1", "prop2", "signconnect1",
+                             "signconnect2")
 
 
 def export(run_dir: Path) -> Path:
@@ -80,7 +83,7 @@ def ir_path(run_dir: Path, variant: str = "net") -> Path:
 def load_run_ir(run_dir: Path, variant: str = "net") -> AnyNetwork:
     path = ir_path(run_dir, variant)
     if not path.is_file():
-        how = "hwnn export" if variant == "net" else "hwnn profile"
+        how = {"net": "hwnn export", "profiled": "hwnn profile"}.get(variant, "hwnn relu-pred")
         raise HwnnError(f"{path} not found: run `{how} {run_dir}` first")
     return load_ir(path)
 

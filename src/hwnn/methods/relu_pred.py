@@ -185,5 +185,44 @@ def relu_prediction_study(run_dir: Path, max_loss: float = MAX_LOSS,
     return result
 
 
-__all__ = ["LEVELS", "MAX_LOSS", "RESULT_FILE", "VARIANTS", "SplitEvaluator", "Variant",
-           "relu_prediction_study", "search_levels"]
+def ir_variant(name: str) -> str:
+    """IR variant (file stem in the run folder) of a study variant: "Prop-1" -> "prop1"."""
+    return name.lower().replace("-", "")
+
+
+def export_predicted(run_dir: Path, study: dict[str, Any]) -> dict[str, Path]:
+    """Write the run's IR with the ReLU prediction of each study variant that found an N_L
+    (``<run>/prop1.ir.json``, ``prop2``, ``signconnect1``, ``signconnect2``; the exact
+    network is ``net.ir.json``). Each IR's reference computes what the study measured."""
+    from hwnn.ir import save_ir
+    from hwnn.ir.export import export_model
+    from hwnn.train.build import load_run
+
+    cfg, model, _ = load_run(run_dir)
+    assert isinstance(model, QuantSequential)
+    meta = {"source_run": str(Path(run_dir).resolve()), "config": cfg.to_yaml_dict(),
+            "exported_by": "hwnn.methods.relu_pred.export_predicted"}
+    paths = {}
+    for name, entry in study["variants"].items():
+        if "test_accuracy" not in entry:
+            continue
+        predictors = make_predictors(model, entry["layers"], entry["method"],
+                                     entry.get("n_levels"))
+        net = export_model(model, cfg.name, "argmax", dict(meta, relu_prediction=name),
+                           predictors=predictors)
+        paths[name] = save_ir(net, Path(run_dir) / f"{ir_variant(name)}.ir.json")
+    return paths
+
+
+__all__ = [
+    "LEVELS",
+    "MAX_LOSS",
+    "RESULT_FILE",
+    "VARIANTS",
+    "SplitEvaluator",
+    "Variant",
+    "export_predicted",
+    "ir_variant",
+    "relu_prediction_study",
+    "search_levels",
+]
