@@ -89,3 +89,41 @@ def simulate(sources: Sequence[Path], workdir: Path, simulator: Simulator = "ica
                         timeout_s)
         return parse_output(text, simulator, workdir / "verilator_run.log")
     raise EdaError(f"unknown simulator {simulator!r}; choose icarus or verilator")
+
+
+def simulate_cycles(sources: Sequence[Path], top: str, words: Sequence[int], x_width: int,
+                    y_width: int, workdir: Path, simulator: Simulator = "icarus",
+                    timeout_s: float = 1800) -> list[int | None]:
+    """Drive module ``top`` (ports ``clk``, ``x``, ``y``) with one ``x`` word per clock cycle
+    and return ``y`` at the end of every cycle (None while it holds x/z bits): the
+    testbench of :func:`hwnn.eda.activity.write_testbench`, without a VCD. For designs
+    whose outputs are a stream (valid flag + data) rather than one result per vector."""
+    from hwnn.eda.activity import TB_TOP, parse_outputs, write_testbench
+
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    digits = (x_width + 3) // 4
+    limit = 1 << x_width
+    if any(not 0 <= int(w) < limit for w in words):
+        raise EdaError(f"an input word does not fit in {x_width} unsigned bits")
+    (workdir / "words.hex").write_text("".join(f"{int(w):0{digits}x}\n" for w in words))
+    tb = write_testbench(workdir / "tb_cycles.v", top, in_width=x_width,
+                         out_width=y_width, n_vectors=len(words), period_ps=1000,
+                         clock_port="clk", vectors_file="words.hex",
+                         outputs_file="outputs.txt", vcd_file=None)
+    srcs = [str(tb), *(str(Path(s).resolve()) for s in sources)]
+    if simulator == "icarus":
+        run_tool([require_tool("iverilog"), "-g2005", "-s", TB_TOP, "-o", "cycles.vvp", *srcs],
+                 workdir, workdir / "iverilog_compile.log", timeout_s)
+        run_tool([require_tool("vvp"), "-n", "cycles.vvp"], workdir,
+                 workdir / "iverilog_run.log", timeout_s)
+    elif simulator == "verilator":
+        build = workdir / "obj_verilator"
+        run_tool([require_tool("verilator"), "--binary", "--timing", "-Wno-fatal", "-Wno-lint",
+                  "-Wno-style", "--top-module", TB_TOP, "-Mdir", str(build), "-O2", *srcs],
+                 workdir, workdir / "verilator_compile.log", timeout_s)
+        run_tool([str(build / f"V{TB_TOP}")], workdir, workdir / "verilator_run.log",
+                 timeout_s)
+    else:
+        raise EdaError(f"unknown simulator {simulator!r}; choose icarus or verilator")
+    return parse_outputs(workdir / "outputs.txt", len(words))

@@ -177,6 +177,15 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
 
         sam_neuron(emit, layer, j, out_word)  # type: ignore[arg-type]
         return
+    acc = accumulator(emit, layer, j, style, gp, w_index)
+    requantizer(emit, layer, j, acc, out_word, style, gp, w_index)
+
+
+def accumulator(emit: _Emitter, layer: DenseLayer, j: int, style: Style = "embedded",
+                gp: GenericParams | None = None, w_index: list[int] | None = None) -> Term:
+    """Neuron ``j``'s products and sized adder tree over the input bus ``x``, brought to its
+    accumulator width (module docstring): the wire ``n<j>_acc``."""
+    w_index = w_index if w_index is not None else [0]
     x_lo, x_hi = int_range(layer.in_bits, layer.in_signed)
     pre = f"n{j}"
     acc_w = int(layer.acc_widths()[j])
@@ -225,8 +234,8 @@ def _neuron(emit: _Emitter, layer: DenseLayer, j: int, style: Style,
              f"({acc.name} > {hi_l}) ? {hi_l} : {acc.name};")
         src, lo, hi = f"{pre}_sat[{acc_w - 1}:0]", acc_lo_cap, acc_hi_cap
     emit(f"  wire signed [{acc_w - 1}:0] {pre}_acc = {src};")
-    acc = Term(f"{pre}_acc", acc_w, max(lo, acc_lo_cap), min(hi, acc_hi_cap))
-    requantizer(emit, layer, j, acc, out_word, style, gp, w_index)
+    return Term(f"{pre}_acc", acc_w, max(lo, acc_lo_cap), min(hi, acc_hi_cap))
+
 
 
 def requantizer(emit: _Emitter, layer: DenseLayer, j: int, acc: Term, out_word: str,
@@ -296,10 +305,16 @@ def neuron_module(net: IRNetwork, k: int, j: int, top: str, style: Style,
     """Neuron ``j`` of layer ``k`` as its own module ``<top>_l<k>_n<j>`` (ports ``clk``, the
     whole layer input ``x``, the neuron's output word ``y``), with its register chain: the
     unit of partitioned synthesis (:func:`network_verilog` ``partition=True``)."""
-    layer = net.layers[k]
+    return registered_neuron_module(net.layers[k], j, f"{top}_l{k}_n{j}", style, extra_stages)
+
+
+def registered_neuron_module(layer: DenseLayer, j: int, name: str, style: Style = "embedded",
+                             extra_stages: int = 0) -> str:
+    """Module ``name`` (ports ``clk``, input bus ``x``, output word ``y``): neuron ``j`` of
+    ``layer`` followed by one register and ``extra_stages`` more."""
     ob = layer.out_bits
     emit = _Emitter()
-    emit(f"module {top}_l{k}_n{j} (input wire clk, "
+    emit(f"module {name} (input wire clk, "
          f"input wire [{layer.in_features * layer.in_bits - 1}:0] x, "
          f"output wire [{ob - 1}:0] y);")
     emit(f"  wire [{ob - 1}:0] y_comb;")
