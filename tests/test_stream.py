@@ -75,3 +75,15 @@ def test_stream_words_layout():
     assert len(words) == 1 + 240 + 2
     # pixel 0: channel 0 = img[0, 0], channel 1 = img[0, 240], valid bit 16
     assert words[1] == (1 << 16) | (int(img[0, 240]) << 8) | int(img[0, 0])
+
+
+def test_latency_and_image_selection():
+    from hwnn.methods.stream_flow import first_per_class, latency_cycles
+
+    net = export_model(_model(0, [3, 2]), "toy", "argmax")
+    ports = stream_ports(net)  # 4 output pixels per image, valid at bit 16 of y
+    words = [1 << 17, 0, 1 << 16, 1 << 16]  # reset, idle, first pixel at cycle 2
+    y = [None, 0, 0, 1 << 16, 0, 1 << 16, 1 << 16, 0, 1 << 16, 1 << 16]
+    assert latency_cycles(ports, y, words) == 8 - 2 + 1  # 4th valid output at cycle 8
+    labels = np.array([3, 1, 3, 0, 1, 1, 0, 3])
+    np.testing.assert_array_equal(first_per_class(labels, 2), [0, 1, 2, 3, 4, 6])

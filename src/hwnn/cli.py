@@ -510,6 +510,62 @@ def relu_pred(
     console.print(f"wrote {run / RESULT_FILE} and {', '.join(p.name for p in irs)}")
 
 
+@app.command()
+def stream(
+    run: RunDir,
+    variant: Annotated[str, typer.Option(
+        help="IR variant: net (exact baseline) or a ReLU-prediction variant written by "
+        "`hwnn relu-pred` (prop1, prop2, signconnect1, signconnect2)")] = "net",
+    target: Annotated[str | None, typer.Option(
+        help="also synthesise: asic (Nangate45 area, fmax, power from test images) or fpga "
+        "(LUT6)")] = None,
+    sim_images: Annotated[int, typer.Option(
+        min=0, help="RTL simulation on the first N test images (0: skip)")] = 100,
+    simulator: Annotated[str, typer.Option(help="verilator or icarus")] = "verilator",
+    per_digit: Annotated[int, typer.Option(
+        min=1, help="asic power: this many test images of every digit")] = 2,
+    clock_ns: Annotated[float, typer.Option(help="power clock period (seed 003: 100 MHz)")
+                        ] = 10.0,
+    jobs: Annotated[int, typer.Option(min=1, help="Yosys processes at a time")] = 1,
+    data_dir: DataDir = None,
+) -> None:
+    """The CNN's conv layers as a streaming accelerator (seed 003 §V): Verilog, RTL
+    simulation against the IR reference, and optionally synthesis with measured power
+    (RUN/stream_sim.json, RUN/stream_synth.json)."""
+    from hwnn.methods.stream_flow import stream_sim, stream_synth
+
+    if target not in (None, "asic", "fpga"):
+        _fail(HwnnError(f"--target must be asic or fpga, got {target!r}"))
+    if simulator not in ("verilator", "icarus"):
+        _fail(HwnnError(f"--simulator must be verilator or icarus, got {simulator!r}"))
+    dd = str(data_dir) if data_dir else None
+    try:
+        if sim_images:
+            with console.status(f"RTL simulation of {sim_images} images ({simulator}) ..."):
+                sim = stream_sim(run, variant, sim_images, simulator, dd)  # type: ignore[arg-type]
+            console.print(f"{variant}: RTL vs IR on {sim['images']} images: "
+                          f"{sim['mismatching_pixels']} mismatching of "
+                          f"{sim['output_pixels']:,} output pixels; latency "
+                          f"{sim['latency_cycles']} cycles")
+        if target is not None:
+            with console.status(f"synthesising ({target}) ...") as status:
+                entry = stream_synth(
+                    run, variant, target, per_digit, clock_ns, jobs, data_dir=dd,  # type: ignore[arg-type]
+                    progress=lambda done, total, module: status.update(
+                        f"synthesising ({target}): {done}/{total} units (last {module})"))
+            if target == "fpga":
+                console.print(f"fpga: {entry['luts']:,} LUTs, {entry['flip_flops']:,} FFs")
+            else:
+                console.print(
+                    f"asic: {entry['area_um2']:,.0f} um^2, fmax {entry['fmax_mhz']:.1f} MHz, "
+                    f"dynamic power {entry['dynamic_power_mw']:.3f} mW at "
+                    f"{entry['power_clock_mhz']:g} MHz ({entry['power_images']} images), "
+                    f"{entry['dynamic_energy_per_image_nj']:.3f} nJ/image, gate-level "
+                    f"mismatches {entry['gate_level_vs_ir_mismatching_pixels']}")
+    except HwnnError as err:
+        _fail(err)
+
+
 @app.command("filter-prune")
 def filter_prune(
     file: Annotated[Path, typer.Argument(help="filter-pruning study YAML (see "

@@ -166,11 +166,15 @@ def gate_level_activity(
     data_dir: str | os.PathLike[str] | None = None,
     initial_state: Sequence[tuple[Sequence[str], int]] | None = None,
     hold_inputs: Mapping[str, int] | None = None,
+    simulator: str = "icarus",
 ) -> ActivityResult:
     """Simulate ``netlist`` on ``vectors`` (one ``x`` per clock) and measure net activity.
 
     ``initial_state``: ``(candidate Q-net names, bit)`` per register bit to preload;
     ``hold_inputs``: other input ports and the constant each is tied to (module docstring).
+    ``simulator``: ``icarus`` (the reference) or ``verilator`` (``--binary --trace``, for
+    large sequential netlists, where Icarus runs at a few cycles per second; registers
+    start at 0 instead of x).
     """
     if not vectors:
         raise EdaError("gate_level_activity needs at least one input vector")
@@ -180,7 +184,6 @@ def gate_level_activity(
     for value in vectors:
         if not 0 <= int(value) < limit:
             raise EdaError(f"input vector {value} does not fit in {in_width} unsigned bits")
-    iverilog, vvp = require_tool("iverilog"), require_tool("vvp")
     net_path = Path(netlist).resolve()
     netlist_text = net_path.read_text()
     ports = module_ports(netlist_text, top)
@@ -206,16 +209,29 @@ def gate_level_activity(
         vectors_file="vectors.hex", outputs_file="outputs.txt", vcd_file="activity.vcd",
         hold_inputs=hold_inputs, state_writes=writes,
     )
-    compile_log = work / "iverilog.log"
-    run_tool(
-        [iverilog, "-g2005", "-s", TB_TOP, "-o", "activity.vvp", tb, net_path, cells],
-        cwd=work, log_path=compile_log, timeout_s=timeout_s,
-    )
-    log = work / "vvp.log"
-    run_tool([vvp, "-n", "activity.vvp"], cwd=work, log_path=log, timeout_s=timeout_s)
+    if simulator == "verilator":
+        build = work / "obj_verilator"
+        run_tool([require_tool("verilator"), "--binary", "--timing", "--trace",
+                  "--trace-underscore", "-Wno-fatal", "-Wno-lint", "-Wno-style",
+                  "--top-module", TB_TOP, "-Mdir", str(build), str(tb), str(net_path),
+                  str(cells)],
+                 cwd=work, log_path=work / "verilator_compile.log", timeout_s=timeout_s)
+        log = work / "verilator_run.log"
+        run_tool([str(build / f"V{TB_TOP}")], cwd=work, log_path=log, timeout_s=timeout_s)
+    elif simulator == "icarus":
+        iverilog, vvp = require_tool("iverilog"), require_tool("vvp")
+        run_tool(
+            [iverilog, "-g2005", "-s", TB_TOP, "-o", "activity.vvp", tb, net_path, cells],
+            cwd=work, log_path=work / "iverilog.log", timeout_s=timeout_s,
+        )
+        log = work / "vvp.log"
+        run_tool([vvp, "-n", "activity.vvp"], cwd=work, log_path=log, timeout_s=timeout_s)
+    else:
+        raise EdaError(f"unknown simulator {simulator!r}; choose icarus or verilator")
     outputs = parse_outputs(work / "outputs.txt", len(vectors))
     vcd = work / "activity.vcd"
-    toggles = read_vcd(vcd, scope=f"{TB_TOP}.dut").toggles
+    scope = f"TOP.{TB_TOP}.dut" if simulator == "verilator" else f"{TB_TOP}.dut"
+    toggles = read_vcd(vcd, scope=scope).toggles
     cycles = len(vectors)
     return ActivityResult(
         activity={name: count / cycles for name, count in toggles.items()},

@@ -92,6 +92,8 @@ class PowerResult:
     unmatched_nets: tuple[str, ...] = field(default=())
     input_register_mw: float = 0.0  # added input registers' power, already subtracted
     repropagated_pins: int = -1  # pins OpenSTA re-evaluated despite annotations (-1: n/a)
+    #: power of named instance groups (``instance_groups``): (internal, switching, leakage)
+    groups_mw: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
 
 def tcl_word(text: str) -> str:
@@ -312,6 +314,7 @@ def power_from_activity(
     timeout_s: float = 300,
     data_dir: str | os.PathLike[str] | None = None,
     net_loads: Mapping[str, float] | None = None,
+    instance_groups: Mapping[str, str] | None = None,
 ) -> PowerResult:
     """Power with per-net activities (toggles per clock cycle), e.g. from gate-level sim.
 
@@ -325,6 +328,8 @@ def power_from_activity(
     counts the pins OpenSTA still re-evaluated in the final report besides the added
     registers' D pins (0 when every annotation held). ``net_loads``: extra capacitance on
     named nets (:func:`_net_load_lines`; an input's net is the added register's output).
+    ``instance_groups``: name -> cell-name pattern (``get_cells``, e.g. ``u_s*.u_o*``); the
+    power of each group's cells comes back in ``groups_mw`` (an empty group is 0).
     """
     if not activity:
         raise EdaError("power_from_activity needs at least one net activity")
@@ -349,6 +354,13 @@ def power_from_activity(
     if n_regs:
         lines.append(f"report_power -instances [get_cells {{{INPUT_REGISTER_PREFIX}*}}] "
                      f"-digits 8 > {tcl_word(regs_report.name)}")
+    group_reports = {name: work / f"power_group_{k}.rpt"
+                     for k, name in enumerate(instance_groups or {})}
+    for name, path in group_reports.items():
+        pattern = (instance_groups or {})[name]
+        lines += [f"set hwnn_cells [get_cells -quiet {{{pattern}}}]",
+                  f"if {{[llength $hwnn_cells]}} {{report_power -instances $hwnn_cells "
+                  f"-digits 8 > {tcl_word(path.name)}}}"]
     text, log = _run_sta(lines, work, "power_vectors", timeout_s)
     internal, switching, leakage, total = _parse_power(report, log)
     regs = _instance_power_sums(regs_report) if n_regs else (0.0, 0.0, 0.0)
@@ -362,6 +374,8 @@ def power_from_activity(
         annotated_nets=int(annotated.group(1)) if annotated else 0,
         unmatched_nets=unmatched, input_register_mw=sum(regs),
         repropagated_pins=repropagated,
+        groups_mw={name: (_instance_power_sums(path) if path.is_file() else (0.0, 0.0, 0.0))
+                   for name, path in group_reports.items()},
     )
 
 
