@@ -87,3 +87,35 @@ def test_latency_and_image_selection():
     assert latency_cycles(ports, y, words) == 8 - 2 + 1  # 4th valid output at cycle 8
     labels = np.array([3, 1, 3, 0, 1, 1, 0, 3])
     np.testing.assert_array_equal(first_per_class(labels, 2), [0, 1, 2, 3, 4, 6])
+
+
+@pytest.mark.slow
+def test_stream_gate_level_power_on_a_toy_cnn(tmp_path):
+    """Minutes: partitioned Nangate45 synthesis of a small streaming design with ReLU
+    prediction, the Icarus gate-level simulation with zeroed flip-flops reproduces the IR
+    stream, and OpenSTA splits the power into CONV and ApproxConv units."""
+    from hwnn.eda import power_from_activity, synth_asic
+    from hwnn.eda.activity import gate_level_activity
+    from hwnn.methods.stream_flow import zero_state
+
+    model = _model(0, [3, 2])
+    net = export_model(model, "toy", "argmax",
+                       predictors=make_predictors(model, conv_layers(model), "pow2", 2))
+    ports = stream_ports(net)
+    (tmp_path / "net.v").write_text(stream_verilog(net, "toy"))
+    syn = synth_asic([tmp_path / "net.v"], "toy", tmp_path, clock_period_ps=10_000,
+                     partition=True)
+    assert syn.partitions == 10  # 3 + 2 CONV units, 3 + 2 ApproxConv units
+    codes = model.quantize_input(torch.rand(2, int(np.prod(IMAGE))) * 3).value.numpy()
+    words = stream_words(ports, codes)
+    act = gate_level_activity(syn.netlist_path, "toy", tmp_path / "act",
+                              in_width=ports.x_width, vectors=words, period_ns=10.0,
+                              initial_state=zero_state(syn.netlist_path, "toy"))
+    np.testing.assert_array_equal(stream_outputs(ports, list(act.outputs)),
+                                  expected_stream(net, codes))
+    pa = power_from_activity(syn.netlist_path, "toy", tmp_path / "pw", period_ns=10.0,
+                             activity=act.activity,
+                             instance_groups={"conv": "u_s*.u_o*", "approx": "u_s*.u_a*"})
+    assert pa.repropagated_pins == 0 and not pa.unmatched_nets
+    conv, approx = (sum(pa.groups_mw[k]) for k in ("conv", "approx"))
+    assert 0 < approx < conv < pa.total_mw
