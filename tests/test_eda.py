@@ -551,13 +551,27 @@ def test_partitioned_synthesis_matches_the_ir(tmp_path: Path, data_dir: Path) ->
     assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
 
 
-def test_partitioned_fpga_refuses_glue_logic(tmp_path: Path) -> None:
+def test_partitioned_fpga_counts_glue_logic(tmp_path: Path) -> None:
+    """A glue module with logic (here one register and an AND) is mapped with the leaves as
+    black boxes and its cells are added to the leaves'; whole and partitioned agree."""
     (tmp_path / "d.v").write_text(
-        "module leaf (input wire a, output wire y);\n  assign y = ~a;\nendmodule\n"
-        "module d (input wire a, input wire b, output wire y);\n  wire t;\n"
-        "  leaf u (.a(a), .y(t));\n  assign y = t & b;\nendmodule\n")
+        "module leaf (input wire clk, input wire [3:0] a, output reg [3:0] y);\n"
+        "  always @(posedge clk) y <= a * 4'd3;\nendmodule\n"
+        "module d (input wire clk, input wire [3:0] a, input wire [3:0] b, "
+        "output reg [3:0] y);\n  wire [3:0] t;\n"
+        "  leaf u (.clk(clk), .a(a), .y(t));\n"
+        "  always @(posedge clk) y <= t & b;\nendmodule\n")
+    part = synth_fpga([tmp_path / "d.v"], "d", tmp_path / "p", partition=True,
+                      use_dsp=False)
+    whole = synth_fpga([tmp_path / "d.v"], "d", tmp_path / "w", use_dsp=False)
+    assert part.partitions == 1
+    assert part.flip_flops == whole.flip_flops == 8
+    assert part.luts >= whole.luts > 0
+    assert "leaf" not in part.cells_by_type
     with pytest.raises(EdaError, match="hold logic"):
-        synth_fpga([tmp_path / "d.v"], "d", tmp_path, partition=True)
+        from hwnn.eda.yosys import _fpga_by_leaves
+
+        _fpga_by_leaves([tmp_path / "d.v"], tmp_path / "x", lambda *a: None, "", 1, None)
 
 
 def test_synth_design_rejects_bad_options(tmp_path: Path) -> None:

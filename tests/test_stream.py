@@ -106,11 +106,12 @@ def test_stream_gate_level_power_on_a_toy_cnn(tmp_path):
     syn = synth_asic([tmp_path / "net.v"], "toy", tmp_path, clock_period_ps=10_000,
                      partition=True)
     assert syn.partitions == 10  # 3 + 2 CONV units, 3 + 2 ApproxConv units
-    codes = model.quantize_input(torch.rand(2, int(np.prod(IMAGE))) * 3).value.numpy()
-    words = stream_words(ports, codes)
+    codes = model.quantize_input(torch.rand(1, int(np.prod(IMAGE))) * 3).value.numpy()
+    words = stream_words(ports, codes, drain=16)
     act = gate_level_activity(syn.netlist_path, "toy", tmp_path / "act",
                               in_width=ports.x_width, vectors=words, period_ns=10.0,
-                              initial_state=zero_state(syn.netlist_path, "toy"))
+                              initial_state=zero_state(syn.netlist_path, "toy"),
+                              timeout_s=3600)
     np.testing.assert_array_equal(stream_outputs(ports, list(act.outputs)),
                                   expected_stream(net, codes))
     pa = power_from_activity(syn.netlist_path, "toy", tmp_path / "pw", period_ns=10.0,

@@ -298,8 +298,12 @@ def synth_fpga(
         def mapper(src: Path, name: str, folder: Path) -> FpgaSynthResult:
             return synth_fpga([src], name, folder, timeout_s, use_dsp=use_dsp)
 
+        def shell_mapper(files: list[Path], name: str, folder: Path) -> FpgaSynthResult:
+            return synth_fpga(files, name, folder, timeout_s, use_dsp=use_dsp)
+
         return _fpga_by_leaves(verilog_files, Path(workdir).resolve(), mapper,
-                               f"synth_xilinx, use_dsp {use_dsp}", jobs, progress)
+                               f"synth_xilinx, use_dsp {use_dsp}", jobs, progress, top,
+                               shell_mapper)
     yosys = require_tool("yosys")
     require_tool("yosys-abc")
     work = Path(workdir).resolve()
@@ -540,23 +544,39 @@ def leaf_stub(netlist_text: str, name: str) -> str:
 
 def _fpga_by_leaves(verilog_files: Sequence[str | os.PathLike[str]], work: Path,
                     mapper: Callable[[Path, str, Path], FpgaSynthResult], options: str,
-                    jobs: int, progress: PartitionProgress | None) -> FpgaSynthResult:
+                    jobs: int, progress: PartitionProgress | None,
+                    top: str | None = None,
+                    shell_mapper: Callable[[list[Path], str, Path], FpgaSynthResult] | None
+                    = None) -> FpgaSynthResult:
     """:func:`synth_fpga` one leaf module at a time (``mapper``); the counts are those of
-    the leaves' cells added up.
-
-    Only for designs whose glue modules hold no logic (instances and wires only, as
-    :mod:`hwnn.logic.verilog` writes them with ``partition=True``): otherwise the sum would
-    miss cells, so such a design is refused. Same trade-off as :func:`_asic_by_leaves`.
+    the leaves' cells added up, plus, when the glue modules hold logic (registers, muxes:
+    :mod:`hwnn.logic.stream`'s line buffers and pools), the cells of the glue mapped once
+    with every leaf as a black box (``top`` and ``shell_mapper(files, top, folder)`` are
+    then required). Same trade-off as
+    :func:`_asic_by_leaves`: no optimisation across leaf ports.
     """
     part = partition_modules(verilog_files)
     logic = [n for n, text in part.glue.items()
              if re.search(r"\b(always|reg)\b|[-+*&|^~<>?]", _port_free_body(text))]
-    if logic:
-        raise EdaError(f"glue module(s) {logic} hold logic; partitioned FPGA counts would "
-                       "miss it: synthesise the design whole (synth_fpga)")
+    if logic and (top is None or shell_mapper is None):
+        raise EdaError(f"glue module(s) {logic} hold logic: give the top module so that the "
+                       "glue is mapped too")
     mapped = _map_leaves(part, work, jobs, progress, mapper, FpgaSynthResult, options)
     cells: dict[str, int] = {}
-    for r in mapped.values():
+    results = list(mapped.values())
+    if logic:
+        assert top is not None and shell_mapper is not None
+        shell = work / "shell"
+        shell.mkdir(parents=True, exist_ok=True)
+        stubs, glue = shell / "leaf_stubs.v", shell / "glue.v"
+        stubs.write_text("\n".join(
+            leaf_stub((r.log_path.parent / "netlist_fpga.v").read_text(), name)
+            for name, r in mapped.items()))
+        glue.write_text("\n".join(part.glue.values()))
+        shell_result = shell_mapper([stubs, glue], top, shell)
+        results.append(replace(shell_result, cells_by_type={
+            k: v for k, v in shell_result.cells_by_type.items() if k not in mapped}))
+    for r in results:
         for name, count in r.cells_by_type.items():
             cells[name] = cells.get(name, 0) + count
     log = work / "synth_fpga.log"

@@ -17,7 +17,8 @@
   split like seed 003 Table II: CONV units, ApproxConv units, the rest (line buffers,
   operand registers, pools, counters). Latency = cycles from an image's first pixel to its
   last output; dynamic energy per image = dynamic power × latency (Table II).
-* FPGA (xc7, Yosys ``synth_xilinx``): LUT6 and flip-flops.
+* FPGA (xc7, Yosys ``synth_xilinx -nodsp``, one unit at a time plus the glue with the
+  units as black boxes): LUT6 and flip-flops.
 
 ``RUN/stream_synth.json`` keeps one entry per ``<variant>/<target>``.
 """
@@ -162,8 +163,8 @@ def stream_synth(run_dir: Path, variant: str = "net", target: Target = "asic",
                                                     for la in conv_prefix(net))}
     t0 = time.perf_counter()
     if target == "fpga":
-        fpga = synth_fpga([src], top, work, timeout_s, partition=True, jobs=jobs,
-                          progress=progress)
+        fpga = synth_fpga([src], top, work, timeout_s, use_dsp=False, partition=True,
+                          jobs=jobs, progress=progress)
         entry.update({"luts": fpga.luts, "lut_by_size": fpga.lut_by_size,
                       "flip_flops": fpga.flip_flops, "carry4": fpga.carry, "dsp": fpga.dsp,
                       "partitions": fpga.partitions, "logs": {"yosys": str(fpga.log_path)}})
