@@ -98,6 +98,9 @@ class FpgaSynthResult:
     dsp: int = 0
     script_path: Path | None = field(default=None)
     partitions: int = 0  # leaf modules mapped one by one (0: the whole design at once)
+    #: shift-register LUTs (SRL16E/SRLC32E: register chains Yosys packs into LUTs); counted
+    #: in ``luts`` too, since each takes one LUT site
+    srl: int = 0
 
 
 def _quote(path: str | os.PathLike[str]) -> str:
@@ -335,14 +338,17 @@ def _run_yosys(yosys: str, lines: list[str], work: Path, stem: str, stat_json: P
 
 def _fpga_result(cells: dict[str, int], log: Path, script: Path | None,
                  partitions: int = 0) -> FpgaSynthResult:
-    """The xc7 counts of a mapped design from its cells by type."""
+    """The xc7 counts of a mapped design from its cells by type: LUTs of every size plus
+    shift-register LUTs (``srl``), flip-flops, carry chains, DSPs."""
     lut_by_size = dict.fromkeys(range(1, 7), 0)
     for name, count in cells.items():
         lut = _LUT.match(name)
         if lut:
             lut_by_size[int(lut.group(1))] += count
+    srl = sum(n for name, n in cells.items() if name.startswith("SRL"))
     return FpgaSynthResult(
-        luts=sum(lut_by_size.values()),
+        luts=sum(lut_by_size.values()) + srl,
+        srl=srl,
         lut_by_size=lut_by_size,
         flip_flops=sum(n for name, n in cells.items() if name.startswith(_XILINX_FF_PREFIXES)),
         carry=sum(cells.get(name, 0) for name in _XILINX_CARRY),

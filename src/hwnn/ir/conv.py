@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from hwnn.ir.model import IRError, RequantizedLayer
-from hwnn.ir.ranges import signed_bits
 from hwnn.rules import int_range, requantize
 
 
@@ -104,10 +103,6 @@ class ConvLayer(RequantizedLayer):
         hi = np.maximum(a, b).sum(axis=1) + self.bias.astype(object)
         return lo.astype(np.int64), hi.astype(np.int64)
 
-    def worst_case_acc_bits(self) -> int:
-        lo, hi = self.worst_case_acc_range()
-        return signed_bits(int(lo.min()), int(hi.max()))
-
     def check(self, where: str) -> None:
         """Raise :class:`hwnn.ir.model.IRError` on any malformed field."""
         w = self.weight
@@ -147,12 +142,7 @@ class ConvLayer(RequantizedLayer):
         wlo, whi = int_range(self.weight_bits, True) if self.weight_bits > 1 else (-1, 1)
         if w.min() < wlo or w.max() > whi:
             raise IRError(f"{where}: weights must fit int{self.weight_bits} [{wlo}, {whi}]")
-        if np.any(self.multiplier < 1) or np.any(self.shift < 0) or np.any(self.shift > 62):
-            raise IRError(f"{where}: requantization needs multipliers >= 1 and shifts in 0..62")
-        need = self.worst_case_acc_bits()
-        if not need <= self.acc_bits <= 62 - int(self.multiplier.max()).bit_length():
-            raise IRError(f"{where}: acc_bits {self.acc_bits} must cover the worst case "
-                          f"({need} bits) and leave room for acc * M in int64")
+        self.check_requantizer(where)
 
 
 def _windows(layer: ConvLayer, x: np.ndarray) -> np.ndarray:

@@ -69,6 +69,8 @@ class RequantizedLayer:
     activation: str
     acc_bits: int
     neuron_acc_bits: np.ndarray | None
+    multiplier: np.ndarray
+    shift: np.ndarray
 
     @property
     def out_features(self) -> int:
@@ -80,6 +82,27 @@ class RequantizedLayer:
 
     def acc_range(self) -> tuple[int, int]:
         return int_range(self.acc_bits, True)
+
+    def worst_case_acc_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per output, the exact accumulator range over all inputs (layer kinds with a
+        worst-case width check: SAM, conv)."""
+        raise NotImplementedError
+
+    def worst_case_acc_bits(self) -> int:
+        from hwnn.ir.ranges import signed_bits
+
+        lo, hi = self.worst_case_acc_range()
+        return signed_bits(int(lo.min()), int(hi.max()))
+
+    def check_requantizer(self, where: str) -> None:
+        """Multipliers >= 1, shifts in 0..62, and ``acc_bits`` covering the worst case with
+        room for ``acc * M`` in int64 (a layer whose accumulator never overflows)."""
+        if np.any(self.multiplier < 1) or np.any(self.shift < 0) or np.any(self.shift > 62):
+            raise IRError(f"{where}: requantization needs multipliers >= 1 and shifts in 0..62")
+        need = self.worst_case_acc_bits()
+        if not need <= self.acc_bits <= 62 - int(self.multiplier.max()).bit_length():
+            raise IRError(f"{where}: acc_bits {self.acc_bits} must cover the worst case "
+                          f"({need} bits) and leave room for acc * M in int64")
 
     def acc_widths(self) -> np.ndarray:
         """Per-neuron accumulator width ``A_j`` (int64, shape (out,))."""

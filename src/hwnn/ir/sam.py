@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from hwnn.ir.model import IRError, RequantizedLayer
-from hwnn.ir.ranges import signed_bits
 from hwnn.rules import int_range
 
 
@@ -95,10 +94,6 @@ class SamLayer(RequantizedLayer):
                     hi[j] += term[1]
         return lo, hi
 
-    def worst_case_acc_bits(self) -> int:
-        lo, hi = self.worst_case_acc_range()
-        return signed_bits(int(lo.min()), int(hi.max()))
-
     def check(self, where: str) -> None:
         """Raise :class:`hwnn.ir.model.IRError` on any malformed field."""
         shape = self.plus.shape
@@ -127,12 +122,7 @@ class SamLayer(RequantizedLayer):
             arr = getattr(self, name)
             if arr.min() < wlo or arr.max() > whi:
                 raise IRError(f"{where}: {name} must fit int{self.weight_bits} [{wlo}, {whi}]")
-        if np.any(self.multiplier < 1) or np.any(self.shift < 0) or np.any(self.shift > 62):
-            raise IRError(f"{where}: requantization needs multipliers >= 1 and shifts in 0..62")
-        need = self.worst_case_acc_bits()
-        if not need <= self.acc_bits <= 62 - int(self.multiplier.max()).bit_length():
-            raise IRError(f"{where}: acc_bits {self.acc_bits} must cover the worst case "
-                          f"({need} bits) and leave room for acc * M in int64")
+        self.check_requantizer(where)
 
 
 def sam_accumulate(layer: SamLayer, x: np.ndarray, chunk: int = 4096) -> np.ndarray:

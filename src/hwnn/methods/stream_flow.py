@@ -165,7 +165,7 @@ def stream_synth(run_dir: Path, variant: str = "net", target: Target = "asic",
     if target == "fpga":
         fpga = synth_fpga([src], top, work, timeout_s, use_dsp=False, partition=True,
                           jobs=jobs, progress=progress)
-        entry.update({"luts": fpga.luts, "lut_by_size": fpga.lut_by_size,
+        entry.update({"luts": fpga.luts, "lut_by_size": fpga.lut_by_size, "srl": fpga.srl,
                       "flip_flops": fpga.flip_flops, "carry4": fpga.carry, "dsp": fpga.dsp,
                       "partitions": fpga.partitions, "logs": {"yosys": str(fpga.log_path)}})
     else:

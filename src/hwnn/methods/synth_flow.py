@@ -305,7 +305,7 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
         else:
             fpga = synth_fpga([src], top_name(net), work, timeout_s, use_dsp=use_dsp,
                               partition=partition, jobs=jobs, progress=progress)
-            entry.update({"luts": fpga.luts, "lut_by_size": fpga.lut_by_size,
+            entry.update({"luts": fpga.luts, "lut_by_size": fpga.lut_by_size, "srl": fpga.srl,
                           "flip_flops": fpga.flip_flops, "carry4": fpga.carry, "dsp": fpga.dsp,
                           "use_dsp": use_dsp, "partitions": fpga.partitions,
                           "logs": {"yosys": str(fpga.log_path)}})
