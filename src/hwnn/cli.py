@@ -527,6 +527,9 @@ def stream(
     clock_ns: Annotated[float, typer.Option(help="power clock period (seed 003: 100 MHz)")
                         ] = 10.0,
     jobs: Annotated[int, typer.Option(min=1, help="Yosys processes at a time")] = 1,
+    power: Annotated[bool, typer.Option(
+        help="asic: measure power (Icarus gate-level simulation: slow on large designs)")
+    ] = True,
     data_dir: DataDir = None,
 ) -> None:
     """The CNN's conv layers as a streaming accelerator (seed 003 §V): Verilog, RTL
@@ -552,9 +555,13 @@ def stream(
                 entry = stream_synth(
                     run, variant, target, per_digit, clock_ns, jobs, data_dir=dd,  # type: ignore[arg-type]
                     progress=lambda done, total, module: status.update(
-                        f"synthesising ({target}): {done}/{total} units (last {module})"))
+                        f"synthesising ({target}): {done}/{total} units (last {module})"),
+                    power=power)
             if target == "fpga":
                 console.print(f"fpga: {entry['luts']:,} LUTs, {entry['flip_flops']:,} FFs")
+            elif "dynamic_power_mw" not in entry:
+                console.print(f"asic: {entry['area_um2']:,.0f} um^2, {entry['cells']:,} cells, "
+                              f"fmax {entry['fmax_mhz']:.1f} MHz (power not measured)")
             else:
                 console.print(
                     f"asic: {entry['area_um2']:,.0f} um^2, fmax {entry['fmax_mhz']:.1f} MHz, "

@@ -144,9 +144,11 @@ def stream_sim(run_dir: Path, variant: str = "net", images: int = 100,
 def stream_synth(run_dir: Path, variant: str = "net", target: Target = "asic",
                  per_digit: int = 2, clock_ns: float = STREAM_CLOCK_NS, jobs: int = 1,
                  timeout_s: float = 7200, data_dir: str | None = None,
-                 progress: PartitionProgress | None = None) -> dict[str, Any]:
-    """Synthesise the accelerator of one IR variant; ASIC: area, fmax, power from
-    ``per_digit`` test images of every digit at ``clock_ns``, gate-level check."""
+                 progress: PartitionProgress | None = None, power: bool = True
+                 ) -> dict[str, Any]:
+    """Synthesise the accelerator of one IR variant; ASIC: area, fmax and (``power``) the
+    power from ``per_digit`` test images of every digit at ``clock_ns`` with the gate-level
+    check."""
     if target not in ("asic", "fpga"):
         raise HwnnError(f"unknown target {target!r}; choose asic or fpga")
     net = _net(run_dir, variant)
@@ -170,7 +172,7 @@ def stream_synth(run_dir: Path, variant: str = "net", target: Target = "asic",
                       "partitions": fpga.partitions, "logs": {"yosys": str(fpga.log_path)}})
     else:
         entry.update(_asic(run_dir, net, ports, src, work, per_digit, clock_ns, jobs,
-                           timeout_s, data_dir, progress))
+                           timeout_s, data_dir, progress, power))
     entry["seconds"] = round(time.perf_counter() - t0, 1)
     _update(Path(run_dir) / SYNTH_FILE, f"{variant}/{target}", entry)
     return entry
@@ -178,11 +180,23 @@ def stream_synth(run_dir: Path, variant: str = "net", target: Target = "asic",
 
 def _asic(run_dir: Path, net: IRNetwork, ports: StreamPorts, src: Path, work: Path,
           per_digit: int, clock_ns: float, jobs: int, timeout_s: float,
-          data_dir: str | None, progress: PartitionProgress | None) -> dict[str, Any]:
+          data_dir: str | None, progress: PartitionProgress | None, power: bool
+          ) -> dict[str, Any]:
     top = top_name(net)
     syn = synth_asic([src], top, work, clock_period_ps=clock_ns * 1000, timeout_s=timeout_s,
                      partition=True, jobs=jobs, progress=progress)
     tim = timing(syn.netlist_path, top, work, period_ns=clock_ns, timeout_s=timeout_s)
+    entry: dict[str, Any] = {
+        "asic_flow": ASIC_FLOW_VERSION, "area_um2": round(syn.area_um2, 3),
+        "cells": syn.cell_count, "flip_flops": syn.flip_flops,
+        "cells_by_type": syn.cells_by_type, "partitions": syn.partitions,
+        **({"stitch": syn.stitch} if syn.stitch else {}),
+        "critical_path_ns": round(tim.critical_path_ns, 4), "fmax_mhz": round(tim.fmax_mhz, 2),
+        "critical_path": [tim.startpoint, tim.endpoint],
+        "logs": {"yosys": str(syn.log_path), "timing": str(tim.log_path)},
+    }
+    if not power:
+        return entry
     codes, labels = images_per_digit(run_dir, per_digit, data_dir)
     words = stream_words(ports, codes)
     t1 = time.perf_counter()
@@ -200,13 +214,8 @@ def _asic(run_dir: Path, net: IRNetwork, ports: StreamPorts, src: Path, work: Pa
     dynamic = pa.internal_mw + pa.switching_mw
     parts = {name: round(sum(v[:2]), 5) for name, v in pa.groups_mw.items()}
     parts["other"] = round(dynamic - sum(parts.values()), 5)
-    return {
-        "asic_flow": ASIC_FLOW_VERSION, "area_um2": round(syn.area_um2, 3),
-        "cells": syn.cell_count, "flip_flops": syn.flip_flops,
-        "cells_by_type": syn.cells_by_type, "partitions": syn.partitions,
-        **({"stitch": syn.stitch} if syn.stitch else {}),
-        "critical_path_ns": round(tim.critical_path_ns, 4), "fmax_mhz": round(tim.fmax_mhz, 2),
-        "critical_path": [tim.startpoint, tim.endpoint],
+    entry["logs"]["power"] = str(pa.log_path)
+    return entry | {
         "power_clock_mhz": round(1000.0 / clock_ns, 3),
         "power_images": len(codes), "power_images_digits": sorted(set(labels.tolist())),
         "power_cycles": len(words),
@@ -223,8 +232,6 @@ def _asic(run_dir: Path, net: IRNetwork, ports: StreamPorts, src: Path, work: Pa
         "gate_level_vs_ir_mismatching_pixels": mismatches,
         "gate_level_output_pixels": len(want),
         "activity_seconds": round(time.perf_counter() - t1, 1),
-        "logs": {"yosys": str(syn.log_path), "timing": str(tim.log_path),
-                 "power": str(pa.log_path)},
     }
 
 
