@@ -193,7 +193,8 @@ def parse_netlist(text: str, top: str) -> Netlist:
     return net
 
 
-def _bit(port: str, width: int, k: int) -> str:
+def port_bit(port: str, width: int, k: int) -> str:
+    """Net name of bit ``k`` of a ``width``-bit port in a Yosys netlist (``x`` or ``x[k]``)."""
     return port if width == 1 else f"{port}[{k}]"
 
 
@@ -262,14 +263,14 @@ def simulate_activity(
     words = np.array([int(v) for v in vectors], dtype=object)
     for k in range(in_width):
         bits = np.array([(w >> k) & 1 for w in words], dtype=bool)
-        values[_bit("x", in_width, k)] = np.repeat(bits, 2)
+        values[port_bit("x", in_width, k)] = np.repeat(bits, 2)
     if clock_port in nl.inputs:
         values[clock_port] = np.tile(np.array([False, True]), n)
     for port, value in (hold_inputs or {}).items():
         if port not in nl.inputs:
             raise EdaError(f"{top} has no input port {port!r} to hold")
         for k in range(nl.inputs[port]):
-            values[_bit(port, nl.inputs[port], k)] = np.full(phases, bool((value >> k) & 1))
+            values[port_bit(port, nl.inputs[port], k)] = np.full(phases, bool((value >> k) & 1))
     missing_ports = [p for p in nl.inputs if p not in ("x", clock_port, *(hold_inputs or {}))]
     if missing_ports:
         raise EdaError(f"input ports {missing_ports} need a value (hold_inputs)")
@@ -345,7 +346,7 @@ def simulate_activity(
     y_w = nl.outputs["y"]
     outputs = [0] * n
     for k in range(y_w):
-        bits = values.get(_bit("y", y_w, k))
+        bits = values.get(port_bit("y", y_w, k))
         if bits is None:
             raise EdaError(f"output bit y[{k}] is not driven")
         for i in np.flatnonzero(bits[1::2]).tolist():

@@ -57,6 +57,7 @@ from hwnn.eda.gatesim import (
     module_body,
     net_name,
     parse_netlist,
+    port_bit,
     simulate_activity,
 )
 from hwnn.eda.input_registers import register_inputs
@@ -188,11 +189,6 @@ def port_loads(netlist_text: str, module: str, caps: Mapping[str, Mapping[str, f
     return total
 
 
-def _bit_name(port: str, k: int, width: int) -> str:
-    """Net name of bit ``k`` of a ``width``-bit port in a Yosys netlist (``x`` or ``x[k]``)."""
-    return port if width == 1 else f"{port}[{k}]"
-
-
 def _x_bit(port: str) -> int:
     """Bit index of an ``x`` port name (``x`` alone is bit 0)."""
     return 0 if port == "x" else int(port[2:-1])
@@ -279,7 +275,7 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
     net_pins: dict[str, int] = {}
     for leaf in shell.leaves:
         for k, net in enumerate(leaf.inputs):
-            cap, pins = own[leaf.module][_bit_name("x", k, len(leaf.inputs))]
+            cap, pins = own[leaf.module][port_bit("x", len(leaf.inputs), k)]
             net_cap[net] = net_cap.get(net, 0.0) + cap
             net_pins[net] = net_pins.get(net, 0) + pins
 
@@ -300,9 +296,9 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
         bits = np.stack([state.get(net, idle) for net in leaf.inputs], axis=1)
         mine = own[leaf.module]
         width = len(leaf.inputs)
-        loads = {_bit_name("x", k, width): extra(net, mine[_bit_name("x", k, width)][0])
+        loads = {port_bit("x", width, k): extra(net, mine[port_bit("x", width, k)][0])
                  for k, net in enumerate(leaf.inputs)}
-        loads.update({_bit_name("y", k, len(leaf.outputs)): extra(net, 0.0)
+        loads.update({port_bit("y", len(leaf.outputs), k): extra(net, 0.0)
                       for k, net in enumerate(leaf.outputs) if net in net_cap})
         fed_by_leaves = any(net not in top_inputs for net in leaf.inputs)
         row = _analyse_leaf(leaf, texts[leaf.module], leaf_netlists[leaf.module], bits, loads,

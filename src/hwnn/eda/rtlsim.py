@@ -68,26 +68,38 @@ def parse_output(text: str, simulator: str, log_path: Path) -> SimResult:
                      str(log_path))
 
 
+_RUN_LOG = {"icarus": "iverilog_run.log", "verilator": "verilator_run.log"}
+
+
 def simulate(sources: Sequence[Path], workdir: Path, simulator: Simulator = "icarus",
              top: str = "tb", timeout_s: float = 1800) -> SimResult:
     """Compile and run ``sources`` (testbench first) in ``workdir``."""
     workdir = Path(workdir).resolve()  # the tools run in workdir: relative paths would break
+    text = compile_and_run(sources, workdir, simulator, top, timeout_s,
+                           ("--x-assign", "fast", "--x-initial", "fast"))
+    return parse_output(text, simulator, workdir / _RUN_LOG[simulator])
+
+
+def compile_and_run(sources: Sequence[Path], workdir: Path, simulator: Simulator, top: str,
+                    timeout_s: float, verilator_flags: Sequence[str] = ()) -> str:
+    """Compile ``sources`` with top module ``top`` and run the simulation in ``workdir``
+    (Icarus: ``iverilog -g2005`` + ``vvp -n``; Verilator: ``--binary --timing -O2``);
+    returns what the run printed. Logs stay in ``workdir``."""
+    workdir = Path(workdir).resolve()
     srcs = [str(Path(s).resolve()) for s in sources]
     if simulator == "icarus":
         run_tool([require_tool("iverilog"), "-g2005", "-s", top, "-o", "sim.vvp", *srcs],
                  workdir, workdir / "iverilog_compile.log", timeout_s)
-        text = run_tool([require_tool("vvp"), "-n", "sim.vvp"], workdir,
-                        workdir / "iverilog_run.log", timeout_s)
-        return parse_output(text, simulator, workdir / "iverilog_run.log")
+        return run_tool([require_tool("vvp"), "-n", "sim.vvp"], workdir,
+                        workdir / _RUN_LOG[simulator], timeout_s)
     if simulator == "verilator":
         build = workdir / "obj_verilator"
         run_tool([require_tool("verilator"), "--binary", "--timing", "-Wno-fatal", "-Wno-lint",
                   "-Wno-style", "--top-module", top, "-Mdir", str(build), "-O2",
-                  "--x-assign", "fast", "--x-initial", "fast", *srcs],
+                  *verilator_flags, *srcs],
                  workdir, workdir / "verilator_compile.log", timeout_s)
-        text = run_tool([str(build / f"V{top}")], workdir, workdir / "verilator_run.log",
+        return run_tool([str(build / f"V{top}")], workdir, workdir / _RUN_LOG[simulator],
                         timeout_s)
-        return parse_output(text, simulator, workdir / "verilator_run.log")
     raise EdaError(f"unknown simulator {simulator!r}; choose icarus or verilator")
 
 
@@ -111,19 +123,5 @@ def simulate_cycles(sources: Sequence[Path], top: str, words: Sequence[int], x_w
                          out_width=y_width, n_vectors=len(words), period_ps=1000,
                          clock_port="clk", vectors_file="words.hex",
                          outputs_file="outputs.txt", vcd_file=None)
-    srcs = [str(tb), *(str(Path(s).resolve()) for s in sources)]
-    if simulator == "icarus":
-        run_tool([require_tool("iverilog"), "-g2005", "-s", TB_TOP, "-o", "cycles.vvp", *srcs],
-                 workdir, workdir / "iverilog_compile.log", timeout_s)
-        run_tool([require_tool("vvp"), "-n", "cycles.vvp"], workdir,
-                 workdir / "iverilog_run.log", timeout_s)
-    elif simulator == "verilator":
-        build = workdir / "obj_verilator"
-        run_tool([require_tool("verilator"), "--binary", "--timing", "-Wno-fatal", "-Wno-lint",
-                  "-Wno-style", "--top-module", TB_TOP, "-Mdir", str(build), "-O2", *srcs],
-                 workdir, workdir / "verilator_compile.log", timeout_s)
-        run_tool([str(build / f"V{TB_TOP}")], workdir, workdir / "verilator_run.log",
-                 timeout_s)
-    else:
-        raise EdaError(f"unknown simulator {simulator!r}; choose icarus or verilator")
+    compile_and_run([tb, *sources], workdir, simulator, TB_TOP, timeout_s)
     return parse_outputs(workdir / "outputs.txt", len(words))

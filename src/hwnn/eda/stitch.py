@@ -46,6 +46,7 @@ from hwnn.eda.gatesim import (
     module_body,
     net_name,
     parse_netlist,
+    port_bit,
 )
 from hwnn.eda.liberty import BUFFER, cell_areas, liberty_path, sequential_cells
 from hwnn.errors import EdaError
@@ -276,7 +277,7 @@ def stitch_netlist(shell_netlist: str | os.PathLike[str], top: str,
             if parent and len(parent) != width:
                 raise EdaError(f"{name}.{port}: {len(parent)} bits connected, port has {width}")
             for k in range(width):
-                own = port if width == 1 else f"{port}[{k}]"
+                own = port_bit(port, width, k)
                 ports[own] = graph.net(parent[k]) if parent else graph.net(f"{name}.{own}")
         _expand_leaf(graph, leaf, name, ports, lib)
     total = len(graph.cells)

@@ -352,6 +352,14 @@ def stream_outputs(ports: StreamPorts, y_words: list[int | None]) -> np.ndarray:
     return np.array(rows, dtype=np.int64).reshape(-1, o_n)
 
 
+def mismatching_pixels(got: np.ndarray, want: np.ndarray) -> int:
+    """Output pixels (rows) where a simulation differs from the reference; a stream of the
+    wrong length counts every pixel of the longer one."""
+    if got.shape != want.shape:
+        return max(len(got), len(want))
+    return int((got != want).any(axis=1).sum())
+
+
 def expected_stream(net: IRNetwork, codes: np.ndarray) -> np.ndarray:
     """The IR reference of the conv layers, in the accelerator's output order: per image,
     the last conv layer's (pooled) map in raster order, (N·H'·W', O)."""
@@ -363,5 +371,6 @@ def expected_stream(net: IRNetwork, codes: np.ndarray) -> np.ndarray:
     return out.reshape(-1, o_n, oh * ow).transpose(0, 2, 1).reshape(-1, o_n)
 
 
-__all__ = ["StreamPorts", "conv_prefix", "dense_view", "expected_stream", "stream_outputs",
+__all__ = ["StreamPorts", "conv_prefix", "dense_view", "expected_stream", "mismatching_pixels",
+           "stream_outputs",
            "stream_ports", "stream_verilog", "stream_words"]

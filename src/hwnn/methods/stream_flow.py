@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hwnn.atomic import atomic_write_bytes
-from hwnn.eda import POWER_METHOD_VERSION, power_from_activity, synth_asic, synth_fpga, timing
+from hwnn.eda import power_from_activity, synth_asic, synth_fpga, timing
 from hwnn.eda.activity import gate_level_activity
 from hwnn.eda.gatesim import library, parse_netlist
 from hwnn.eda.rtlsim import Simulator, simulate_cycles
@@ -44,12 +44,14 @@ from hwnn.logic.stream import (
     StreamPorts,
     conv_prefix,
     expected_stream,
+    mismatching_pixels,
     stream_outputs,
     stream_ports,
     stream_verilog,
     stream_words,
 )
 from hwnn.methods.logic_flow import load_run_ir, quantized_inputs, top_name
+from hwnn.methods.synth_flow import vector_power_fields
 
 #: seed 003 §VI-B synthesised and measured its designs at 100 MHz
 STREAM_CLOCK_NS = 10.0
@@ -129,8 +131,7 @@ def stream_sim(run_dir: Path, variant: str = "net", images: int = 100,
     y = simulate_cycles([src], top_name(net), words, ports.x_width, ports.y_width, work,
                         simulator)
     got, want = stream_outputs(ports, y), expected_stream(net, codes)
-    mismatches = (int((got != want).any(axis=1).sum()) if got.shape == want.shape
-                  else max(len(got), len(want)))
+    mismatches = mismatching_pixels(got, want)
     entry = {"variant": variant, "simulator": simulator, "images": len(codes),
              "output_pixels": len(want), "received_pixels": len(got),
              "mismatching_pixels": mismatches, "passed": mismatches == 0,
@@ -204,8 +205,6 @@ def _asic(run_dir: Path, net: IRNetwork, ports: StreamPorts, src: Path, work: Pa
                               vectors=words, period_ns=clock_ns, timeout_s=timeout_s,
                               initial_state=zero_state(syn.netlist_path, top))
     got, want = stream_outputs(ports, list(act.outputs)), expected_stream(net, codes)
-    mismatches = (int((got != want).any(axis=1).sum()) if got.shape == want.shape
-                  else max(len(got), len(want)))
     groups = {"conv": "u_s*.u_o*", "approx_conv": "u_s*.u_a*"}
     pa = power_from_activity(syn.netlist_path, top, work, period_ns=clock_ns,
                              activity=act.activity, timeout_s=timeout_s,
@@ -218,18 +217,12 @@ def _asic(run_dir: Path, net: IRNetwork, ports: StreamPorts, src: Path, work: Pa
     return entry | {
         "power_clock_mhz": round(1000.0 / clock_ns, 3),
         "power_images": len(codes), "power_images_digits": sorted(set(labels.tolist())),
-        "power_cycles": len(words),
-        "power_mw": round(pa.total_mw, 5),
-        "power_breakdown_mw": {"internal": round(pa.internal_mw, 5),
-                               "switching": round(pa.switching_mw, 5),
-                               "leakage": round(pa.leakage_mw, 5)},
+        **vector_power_fields(pa, len(words), "Icarus, every flip-flop preloaded to 0",
+                              f"test split, first {per_digit} images of every digit"),
         "dynamic_power_mw": round(dynamic, 5), "dynamic_power_by_unit_mw": parts,
-        "power_method": POWER_METHOD_VERSION, "annotated_nets": pa.annotated_nets,
-        "unmatched_nets": len(pa.unmatched_nets),
-        "power_repropagated_pins": pa.repropagated_pins,
         "latency_cycles": lat, "latency_ns": round(lat * clock_ns, 3),
         "dynamic_energy_per_image_nj": round(dynamic * lat * clock_ns * 1e-3, 5),
-        "gate_level_vs_ir_mismatching_pixels": mismatches,
+        "gate_level_vs_ir_mismatching_pixels": mismatching_pixels(got, want),
         "gate_level_output_pixels": len(want),
         "activity_seconds": round(time.perf_counter() - t1, 1),
     }

@@ -136,8 +136,8 @@ def netlist_mismatches(net: AnyNetwork, vectors: np.ndarray, outputs: list[int |
     return sum(g != e for g, e in zip(got, expected, strict=False))
 
 
-def _vector_power_fields(power: PowerResult | LeafwiseResult, vectors: int, simulator: str
-                         ) -> dict[str, Any]:
+def vector_power_fields(power: PowerResult | LeafwiseResult, vectors: int, simulator: str,
+                        source: str = "test split, first vectors") -> dict[str, Any]:
     """The ``synth.json`` fields of a power measurement from test vectors (method 2)."""
     unmatched = power.unmatched_nets
     return {
@@ -145,7 +145,7 @@ def _vector_power_fields(power: PowerResult | LeafwiseResult, vectors: int, simu
         "power_vectors_breakdown_mw": {"internal": round(power.internal_mw, 5),
                                        "switching": round(power.switching_mw, 5),
                                        "leakage": round(power.leakage_mw, 5)},
-        "power_vectors": vectors, "power_vectors_source": "test split, first vectors",
+        "power_vectors": vectors, "power_vectors_source": source,
         "activity_simulator": simulator, "annotated_nets": power.annotated_nets,
         "unmatched_nets": unmatched if isinstance(unmatched, int) else len(unmatched),
         "power_vectors_method": POWER_METHOD_VERSION,
@@ -195,7 +195,7 @@ def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: in
                                  activity=act.activity, timeout_s=timeout_s)
         lat = latency(net, extra_stages)
         entry.update({
-            **_vector_power_fields(pa, len(words), "hwnn.eda.gatesim (zero-delay, numpy)"),
+            **vector_power_fields(pa, len(words), "hwnn.eda.gatesim (zero-delay, numpy)"),
             "preloaded_state_bits": act.preloaded_bits,
             "unplaced_state_bits": act.unplaced_state_bits,
             "gate_level_vs_ir_mismatches": netlist_mismatches(net, vectors, act.outputs, lat),
@@ -235,7 +235,7 @@ def _asic_leafwise(net: AnyNetwork, src: Path, work: Path, extra_stages: int,
         "critical_path_ns": round(res.critical_path_ns, 4), "fmax_mhz": round(res.fmax_mhz, 2),
         "critical_path": list(res.critical_path),
         "power_clock_mhz": round(1000.0 / clock_ns, 3),
-        **_vector_power_fields(res, len(words),
+        **vector_power_fields(res, len(words),
                                "hwnn.eda.gatesim (zero-delay, numpy), leaf by leaf"),
         "gate_level_vs_ir_mismatches": netlist_mismatches(
             net, vectors, list(res.outputs), latency(net, extra_stages)),
