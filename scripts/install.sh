@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything hwnn needs on a fresh Debian/Ubuntu machine:
-#   1. the EDA tools (yosys+abc, OpenSTA, Icarus Verilog, Verilator) from the distribution,
+#   1. the EDA tools (yosys+abc, OpenSTA, Icarus Verilog, Verilator, gcc) from the distribution,
 #   2. a Python 3.11 virtual environment in .venv with torch==2.13.0 (CPU) and hwnn[dev,plot].
 # Safe to rerun: it skips what is already there.
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
-for tool in yosys:yosys sta:opensta iverilog:iverilog verilator:verilator; do
+for tool in yosys:yosys sta:opensta iverilog:iverilog verilator:verilator gcc:gcc; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

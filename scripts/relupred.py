@@ -36,6 +36,20 @@ SEED_LENET = {"Baseline": 99.08, "SignConnect-1": 98.97, "SignConnect-2": 99.02,
               "Prop-1": 99.099, "Prop-2": 99.0}
 SEED_LENET_LEVELS = {"Prop-1": (2, 3), "Prop-2": (1, 2)}
 VARIANT_ORDER = ("SignConnect-1", "SignConnect-2", "Prop-1", "Prop-2")
+#: the streaming accelerators measured (``hwnn stream``), IR variant -> label
+STREAM_VARIANTS = {"net": "Baseline", "prop1": "Prop-1", "prop2": "Prop-2"}
+#: seed 003 Table II as printed (LeNet, xcvu9p, Vivado, 100 MHz): Baseline, Prop-1, its
+#: stated change, Prop-2, its stated change
+SEED_TABLE2 = {
+    "dynamic power total": ("2.2057 W", "1.9565 W", "10.79 %", "1.9263 W", "12.17 %"),
+    "dynamic power CONV": ("1.2749 W", "0.9357 W", "18.91 %", "0.9509 W", "19.00 %"),
+    "dynamic power ApproxConv": ("0 W", "0.0943 W", "–", "0.0779 W", "–"),
+    "dynamic power other": ("0.9308 W", "0.9265 W", "-0.46 %", "0.8975 W", "2.76 %"),
+    "LUT": ("627,269", "685,650", "9.31 %", "680,867", "8.54 %"),
+    "FF": ("297,106", "394,420", "32.75 %", "391,079", "31.63 %"),
+    "latency": ("9,130 ns", "9,210 ns", "0.88 %", "9,165 ns", "0.38 %"),
+    "energy / image": ("2.00E-4 J", "1.80E-4 J", "10.03 %", "1.77E-4 J", "11.83 %"),
+}
 
 
 def hwnn(*args: str) -> None:
@@ -102,6 +116,108 @@ def accuracy_rows(name: str, study: dict[str, Any]) -> list[list[str]]:
                      pct(entry["val_accuracy"]), pct(entry["test_accuracy"]),
                      pct(skipped / outputs), seed])
     return rows
+
+
+def _number(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return f"{x:,.3f}" if isinstance(x, float) and x < 100 else f"{x:,.0f}"
+
+
+def _change(new: float | None, base: float | None) -> str:
+    return "–" if new is None or not base else f"{100 * (new / base - 1):+.2f} %"
+
+
+def hardware_rows(run: Path) -> list[list[str]]:
+    """Seed 003 Table II for the run's streaming accelerators (``hwnn stream``): one row per
+    quantity with Baseline, Prop-1 (change), Prop-2 (change) and the seed's printed row."""
+    synth = _load(run / "stream_synth.json").get("designs", {})
+    sim = _load(run / "stream_sim.json").get("designs", {})
+
+    def asic(v: str, key: str, part: str | None = None) -> float | None:
+        e = synth.get(f"{v}/asic", {})
+        return e.get(key, {}).get(part) if part else e.get(key)
+
+    quantities: list[tuple[str, str, Any]] = [
+        ("dynamic power total", "mW", lambda v: asic(v, "dynamic_power_mw")),
+        ("dynamic power CONV", "mW", lambda v: asic(v, "dynamic_power_by_unit_mw", "conv")),
+        ("dynamic power ApproxConv", "mW",
+         lambda v: asic(v, "dynamic_power_by_unit_mw", "approx_conv")),
+        ("dynamic power operand registers", "mW (in seed's Other)",
+         lambda v: asic(v, "dynamic_power_by_unit_mw", "operand_registers")),
+        ("dynamic power line buffers", "mW (in seed's Other)",
+         lambda v: asic(v, "dynamic_power_by_unit_mw", "line_buffers")),
+        ("dynamic power other", "mW", lambda v: asic(v, "dynamic_power_by_unit_mw", "other")),
+        ("leakage power", "mW",
+         lambda v: (asic(v, "power_vectors_breakdown_mw") or {}).get("leakage")),
+        ("LUT", "xc7 LUT6 incl. SRL", lambda v: synth.get(f"{v}/fpga", {}).get("luts")),
+        ("FF", "xc7", lambda v: synth.get(f"{v}/fpga", {}).get("flip_flops")),
+        ("area", "Nangate45 µm²", lambda v: asic(v, "area_um2")),
+        ("cells", "Nangate45", lambda v: asic(v, "cells")),
+        ("FF (ASIC)", "Nangate45", lambda v: asic(v, "flip_flops")),
+        ("fmax", "MHz", lambda v: asic(v, "fmax_mhz")),
+        ("latency", "ns at 100 MHz",
+         lambda v: None if sim.get(v) is None else sim[v]["latency_cycles"] * 10.0),
+        ("energy / image", "nJ (dynamic)", lambda v: asic(v, "dynamic_energy_per_image_nj")),
+        ("gate-level vs IR", "mismatching pixels",
+         lambda v: asic(v, "gate_level_vs_ir_mismatching_pixels")),
+        ("RTL vs IR", "mismatching pixels",
+         lambda v: None if sim.get(v) is None else sim[v]["mismatching_pixels"]),
+    ]
+    rows = []
+    for name, unit, get in quantities:
+        base, p1, p2 = (get(v) for v in STREAM_VARIANTS)
+        seed = SEED_TABLE2.get(name, ("",) * 5)
+        rows.append([name, unit, _number(base), _number(p1), _change(p1, base), _number(p2),
+                     _change(p2, base), " / ".join(seed[:2] + seed[3:4]) if seed[0] else "",
+                     f"{seed[2]} / {seed[4]}" if seed[0] else ""])
+    return rows
+
+
+def hardware_section(run: Path) -> list[str]:
+    """The markdown of the streaming-accelerator comparison (empty before ``hwnn stream``)."""
+    synth = _load(run / "stream_synth.json").get("designs", {})
+    if not synth:
+        return []
+    power = next((e for e in synth.values() if "dynamic_power_mw" in e), {})
+    sim = _load(run / "stream_sim.json").get("designs", {})
+    sims = ", ".join(f"{STREAM_VARIANTS[v]} {e['images']:,}" for v, e in sim.items()
+                     if v in STREAM_VARIANTS)
+    return [
+        f"## Streaming accelerator hardware, {run.name} (seed 003 Table II style)",
+        "",
+        f"Made by `hwnn stream {run.relative_to(ROOT)} --variant V --target asic|fpga` for V in "
+        "net (Baseline), prop1, prop2: the streaming accelerator of `hwnn.logic.stream` "
+        "(seed 003 §V: line buffers as registers, one CONV unit per output channel, "
+        "ApproxConv + ReLUPred units, 2x2 max-pool; the FC layers after the conv layers are "
+        "one combinational block). Our skip is operand isolation: a CONV unit whose output "
+        "is predicted negative keeps its operand registers, so its logic does not switch "
+        "(the seed clock-gates the CONV circuitry). ASIC: Nangate45 typical corner, Yosys + "
+        "ABC one unit at a time, OpenSTA fmax; dynamic power at 100 MHz (the seed's clock) "
+        f"from the net activity of a gate-level simulation of "
+        f"{power.get('power_images', '–')} test images ({power.get('power_vectors_source', '')}; "
+        "every digit, as the seed) "
+        "with `hwnn.eda.cyclesim`, which counts exactly the toggles Icarus counts on the "
+        "mapped netlist, annotated in OpenSTA; CONV = cells of the CONV units, ApproxConv = "
+        "cells of the ApproxConv/ReLUPred units, operand registers and line buffers = their "
+        "flip-flops, other = the rest (their enable multiplexers, pools, FC block, "
+        "control). The same simulation compares the netlist's "
+        "outputs with the IR reference (gate-level row). FPGA: xc7 via Yosys "
+        "`synth_xilinx -nodsp` (the seed: xcvu9p with Vivado 2018.3, BRAM line buffers; we "
+        "have no Vivado, so LUT/FF counts are comparable only as changes). Latency: cycles "
+        "from an image's first pixel to its last output, times 10 ns; energy/image = dynamic "
+        f"power × latency. RTL vs IR: Verilator on test images ({sims}). Changes are "
+        "new / Baseline - 1 (the seed prints its savings as positive numbers).",
+        "",
+        *table(["quantity", "unit", "Baseline", "Prop-1", "change", "Prop-2", "change",
+                "seed 003: Baseline / Prop-1 / Prop-2", "seed 003 stated change"],
+               hardware_rows(run)),
+        "",
+    ]
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def plot_levels(studies: dict[str, dict[str, Any]], path: Path) -> None:
@@ -211,6 +327,7 @@ def report(configs: list[Path]) -> None:
         *table(["network", "layer (O, I, k, k)", "negative", "max-pool discards",
                 *(f"skipped {v}" for v in VARIANT_ORDER)], layers),
         "",
+        *hardware_section(OUT / "lenet5_mnist"),
         "![N_L search](levels.png)",
         "",
         "![skipped convolutions](skipped.png)",

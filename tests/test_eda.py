@@ -598,7 +598,8 @@ def test_fast_gate_sim_matches_icarus(style: str, tmp_path: Path, data_dir: Path
     outputs every cycle after the pipeline fills, and the same per-net toggle counts up to
     the pipeline fill: registers start at 0 in gatesim and at x in Icarus (x -> 0/1 is not a
     toggle), so a net can differ by at most two toggles per cycle of fill."""
-    from hwnn.eda.gatesim import simulate_activity
+    from hwnn.eda.cyclesim import simulate_compiled
+    from hwnn.eda.gatesim import simulate_activity, zero_state
     from hwnn.logic.literals import pack_words
     from hwnn.logic.verilog import latency, network_verilog
     from hwnn.methods.synth_flow import chain_state
@@ -623,8 +624,24 @@ def test_fast_gate_sim_matches_icarus(style: str, tmp_path: Path, data_dir: Path
     if style == "generic":
         assert fast.preloaded_bits == len(chain_state(net)) - fast.unplaced_state_bits > 0
 
+    # the compiled cycle simulator counts exactly what Icarus counts once every register
+    # starts from a known value (here 0, the weight chain from its preload)
+    state = [*zero_state(syn.netlist_path, "g"), *kw.get("initial_state", [])]
+    held = kw.get("hold_inputs")
+    exact = gate_level_activity(syn.netlist_path, "g", tmp_path / "icarus0", in_width=20,
+                                vectors=words, period_ns=2.0, initial_state=state,
+                                hold_inputs=held)
+    comp = simulate_compiled(syn.netlist_path, "g", tmp_path / "compiled", in_width=20,
+                             vectors=words, initial_state=state, hold_inputs=held)
+    assert comp.outputs == exact.outputs
+    assert set(comp.toggles) <= set(exact.toggles)  # Icarus also lists wires no cell uses
+    assert {k: exact.toggles[k] for k in comp.toggles} == comp.toggles
+    assert not any(exact.toggles[k] for k in set(exact.toggles) - set(comp.toggles))
+    assert comp.preloaded_bits == exact.preloaded_bits == len(zero_state(syn.netlist_path, "g"))
+
 
 def test_fast_gate_sim_rejects_unsupported_netlists(tmp_path: Path, data_dir: Path) -> None:
+    from hwnn.eda.cyclesim import simulate_compiled
     from hwnn.eda.gatesim import simulate_activity
 
     loop = tmp_path / "loop.v"
@@ -637,6 +654,39 @@ def test_fast_gate_sim_rejects_unsupported_netlists(tmp_path: Path, data_dir: Pa
         simulate_activity(loop, "t", in_width=3, vectors=[0, 1])
     with pytest.raises(EdaError, match="not found"):
         simulate_activity(loop, "nope", in_width=1, vectors=[0, 1])
+    with pytest.raises(EdaError, match="combinational loop"):
+        simulate_compiled(loop, "t", tmp_path / "c", in_width=1, vectors=[0, 1])
+    with pytest.raises(EdaError, match="port contract"):
+        simulate_compiled(loop, "t", tmp_path / "c", in_width=3, vectors=[0, 1])
+    other_clock = tmp_path / "clk.v"
+    other_clock.write_text("module t(clk, x, y);\n  input clk;\n  input [1:0] x;\n  output y;\n"
+                           "  DFF_X1 r (\n    .CK(x[1]),\n    .D(x[0]),\n    .Q(y)\n  );\n"
+                           "endmodule\n")
+    with pytest.raises(EdaError, match="not by the clock port"):
+        simulate_compiled(other_clock, "t", tmp_path / "c", in_width=2, vectors=[0, 1])
+
+
+def test_instance_groups_take_patterns_or_plain_names() -> None:
+    from hwnn.eda.sta import _cell_pattern
+
+    assert _cell_pattern("u_s*.u_o*") == "u_s*.u_o*"
+    assert _cell_pattern(["_0815_", "_0816_"]) == "_0815_ _0816_"
+    with pytest.raises(EdaError, match="not plain names"):
+        _cell_pattern(["u_s0.x[3]"])
+
+
+def test_liberty_functions_become_c_expressions() -> None:
+    from hwnn.eda.cyclesim import c_expression
+
+    ops = {"A1": "v[3]", "A2": "v[4]", "B": "v[7]", "IQ": "s[0]"}
+    assert c_expression("!((A1 & A2) | B)", ops, "AOI21") == "(! ( ( v[3] & v[4] ) | v[7] ))"
+    assert c_expression("(A1 ^ A2)", ops, "XOR2") == "(( v[3] ^ v[4] ))"
+    assert c_expression("IQ", ops, "DFF.Q") == "(s[0])"
+    assert c_expression("0", ops, "LOGIC0") == "(0)"
+    with pytest.raises(EdaError, match="unknown 'C'"):
+        c_expression("A1 & C", ops, "X")
+    with pytest.raises(EdaError, match="cannot parse"):
+        c_expression("A1 + $", ops, "X")
 
 
 @needs_tools

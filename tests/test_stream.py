@@ -96,7 +96,9 @@ def test_stream_gate_level_power_on_a_toy_cnn(tmp_path):
     stream, and OpenSTA splits the power into CONV and ApproxConv units."""
     from hwnn.eda import power_from_activity, synth_asic
     from hwnn.eda.activity import gate_level_activity
-    from hwnn.methods.stream_flow import zero_state
+    from hwnn.eda.cyclesim import simulate_compiled
+    from hwnn.eda.gatesim import zero_state
+    from hwnn.methods.stream_flow import register_groups
 
     model = _model(0, [3, 2])
     net = export_model(model, "toy", "argmax",
@@ -114,9 +116,21 @@ def test_stream_gate_level_power_on_a_toy_cnn(tmp_path):
                               timeout_s=3600)
     np.testing.assert_array_equal(stream_outputs(ports, list(act.outputs)),
                                   expected_stream(net, codes))
+    # the compiled cycle simulator (the flow's) counts the same toggles on every net
+    comp = simulate_compiled(syn.netlist_path, "toy", tmp_path / "compiled",
+                             in_width=ports.x_width, vectors=words)
+    assert comp.outputs == act.outputs
+    assert comp.toggles == {k: act.toggles[k] for k in comp.toggles}
+    assert not any(act.toggles[k] for k in set(act.toggles) - set(comp.toggles))
+    regs = register_groups(syn.netlist_path, "toy")
+    # a window of operand registers per predicted CONV unit, the line buffers of both layers
+    assert len(regs["operand_registers"]) > 9 and len(regs["line_buffers"]) > 0
     pa = power_from_activity(syn.netlist_path, "toy", tmp_path / "pw", period_ns=10.0,
                              activity=act.activity,
-                             instance_groups={"conv": "u_s*.u_o*", "approx": "u_s*.u_a*"})
+                             instance_groups={"conv": "u_s*.u_o*", "approx": "u_s*.u_a*",
+                                              **regs})
     assert pa.repropagated_pins == 0 and not pa.unmatched_nets
-    conv, approx = (sum(pa.groups_mw[k]) for k in ("conv", "approx"))
+    conv, approx, opnd, lb = (sum(pa.groups_mw[k]) for k in
+                              ("conv", "approx", "operand_registers", "line_buffers"))
     assert 0 < approx < conv < pa.total_mw
+    assert opnd > 0 and lb > 0 and conv + approx + opnd + lb < pa.total_mw

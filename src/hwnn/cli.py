@@ -528,7 +528,7 @@ def stream(
                         ] = 10.0,
     jobs: Annotated[int, typer.Option(min=1, help="Yosys processes at a time")] = 1,
     power: Annotated[bool, typer.Option(
-        help="asic: measure power (Icarus gate-level simulation: slow on large designs)")
+        help="asic: measure power (compiled gate-level simulation of the netlist + OpenSTA)")
     ] = True,
     data_dir: DataDir = None,
 ) -> None:

@@ -60,6 +60,7 @@ class CellModel:
     state: tuple[str, str] | None = None  # (state var, inverted state var) of an ff group
     next_state: str | None = None
     clocked_on: str | None = None
+    functions: dict[str, str] = field(default_factory=dict)  # output pin -> liberty function
 
 
 def _python_expr(function: str, where: str) -> str:
@@ -89,7 +90,8 @@ def _library(path: str) -> dict[str, CellModel]:
         body = text[start:end]
         pins = list(_PIN.finditer(body))
         inputs: list[str] = []
-        outputs: dict[str, str] = {}
+        outputs: dict[str, CodeType] = {}
+        functions: dict[str, str] = {}
         for k, pm in enumerate(pins):
             seg = body[pm.end() : pins[k + 1].start() if k + 1 < len(pins) else len(body)]
             direction = _DIRECTION.search(seg)
@@ -100,17 +102,18 @@ def _library(path: str) -> dict[str, CellModel]:
             elif direction.group(1) == "output":
                 func = _FUNCTION.search(seg)
                 if func is not None:
+                    functions[pm.group(1)] = func.group(1)
                     expr = _python_expr(func.group(1), f"{name}.{pm.group(1)}")
                     outputs[pm.group(1)] = compile(expr, f"<{name}.{pm.group(1)}>", "eval")
         ff = _FF.search(body)
         if ff is None:
-            cells[name] = CellModel(name, tuple(inputs), outputs)
+            cells[name] = CellModel(name, tuple(inputs), outputs, functions=functions)
             continue
         attrs = dict(_ATTR.findall(ff.group(3)))
         if set(attrs) - {"next_state", "clocked_on"}:
             continue  # flip-flops with clear/preset/scan-enable semantics: not supported
         cells[name] = CellModel(name, tuple(inputs), outputs, (ff.group(1), ff.group(2)),
-                                attrs.get("next_state"), attrs.get("clocked_on"))
+                                attrs.get("next_state"), attrs.get("clocked_on"), functions)
     return cells
 
 
@@ -224,6 +227,18 @@ def resolve_preload(nl: Netlist, lib: Mapping[str, CellModel],
     return preload, missing
 
 
+def zero_state(netlist: str | os.PathLike[str], top: str,
+               data_dir: str | os.PathLike[str] | None = None) -> list[tuple[tuple[str, ...], int]]:
+    """Every flip-flop of ``netlist`` preloaded with 0 (its ``Q`` net), as ``initial_state``
+    for :func:`hwnn.eda.gate_level_activity`: Icarus otherwise keeps registers at x until
+    they are written (line buffers, operand registers) and x spreads through the data path
+    pessimistically; :mod:`hwnn.eda.cyclesim` starts every register at 0 anyway."""
+    lib = library(data_dir)
+    nl = parse_netlist(Path(netlist).read_text(), top)
+    return [((inst.pins["Q"],), 0) for inst in nl.instances
+            if inst.cell in lib and lib[inst.cell].state is not None and inst.pins.get("Q")]
+
+
 @dataclass(frozen=True)
 class GateSimResult:
     activity: dict[str, float]
@@ -232,6 +247,25 @@ class GateSimResult:
     outputs: list[int]
     preloaded_bits: int
     unplaced_state_bits: int
+
+
+def checked_netlist(netlist: str | os.PathLike[str], top: str, in_width: int, n_vectors: int,
+                    clock_port: str, hold_inputs: Mapping[str, int] | None) -> Netlist:
+    """The parsed netlist of a simulation request, after checking the port contract (input
+    ``x`` of ``in_width`` bits, output ``y``), that there are vectors, and that every other
+    input port is the clock or held."""
+    if n_vectors == 0:
+        raise EdaError("need at least one input vector")
+    nl = parse_netlist(Path(netlist).read_text(), top)
+    if nl.inputs.get("x") != in_width or "y" not in nl.outputs:
+        raise EdaError(f"{top} lacks the port contract (input x[{in_width}], output y)")
+    for port in hold_inputs or {}:
+        if port not in nl.inputs:
+            raise EdaError(f"{top} has no input port {port!r} to hold")
+    missing_ports = [p for p in nl.inputs if p not in ("x", clock_port, *(hold_inputs or {}))]
+    if missing_ports:
+        raise EdaError(f"input ports {missing_ports} need a value (hold_inputs)")
+    return nl
 
 
 def simulate_activity(
@@ -251,12 +285,8 @@ def simulate_activity(
     register; ``hold_inputs``: other input ports tied to constants.
     """
     n = len(vectors)
-    if n == 0:
-        raise EdaError("need at least one input vector")
+    nl = checked_netlist(netlist, top, in_width, n, clock_port, hold_inputs)
     lib = library(data_dir)
-    nl = parse_netlist(Path(netlist).read_text(), top)
-    if nl.inputs.get("x") != in_width or "y" not in nl.outputs:
-        raise EdaError(f"{top} lacks the port contract (input x[{in_width}], output y)")
     phases = 2 * n
     values: dict[str, np.ndarray] = {}
     # ports: x bits (same in both phases of a cycle), the clock, held inputs
@@ -267,13 +297,8 @@ def simulate_activity(
     if clock_port in nl.inputs:
         values[clock_port] = np.tile(np.array([False, True]), n)
     for port, value in (hold_inputs or {}).items():
-        if port not in nl.inputs:
-            raise EdaError(f"{top} has no input port {port!r} to hold")
         for k in range(nl.inputs[port]):
             values[port_bit(port, nl.inputs[port], k)] = np.full(phases, bool((value >> k) & 1))
-    missing_ports = [p for p in nl.inputs if p not in ("x", clock_port, *(hold_inputs or {}))]
-    if missing_ports:
-        raise EdaError(f"input ports {missing_ports} need a value (hold_inputs)")
     c0, c1 = np.zeros(phases, dtype=bool), np.ones(phases, dtype=bool)
 
     preload, missing = resolve_preload(nl, lib, initial_state or ())

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -302,6 +302,16 @@ def _net_load_lines(loads: Mapping[str, float], data_file: Path) -> list[str]:
                           'puts "Error: no net $hwnn_name for its extra load"')
 
 
+def _cell_pattern(group: str | Sequence[str]) -> str:
+    """A ``get_cells`` argument for a pattern or a list of plain instance names."""
+    if isinstance(group, str):
+        return group
+    bad = [name for name in group if not re.fullmatch(r"[\w.$]+", name)]
+    if bad:
+        raise EdaError(f"instance names {bad[:3]} are not plain names; use a pattern")
+    return " ".join(group)
+
+
 def power_from_activity(
     netlist: str | os.PathLike[str],
     top: str,
@@ -314,7 +324,7 @@ def power_from_activity(
     timeout_s: float = 300,
     data_dir: str | os.PathLike[str] | None = None,
     net_loads: Mapping[str, float] | None = None,
-    instance_groups: Mapping[str, str] | None = None,
+    instance_groups: Mapping[str, str | Sequence[str]] | None = None,
 ) -> PowerResult:
     """Power with per-net activities (toggles per clock cycle), e.g. from gate-level sim.
 
@@ -328,8 +338,9 @@ def power_from_activity(
     counts the pins OpenSTA still re-evaluated in the final report besides the added
     registers' D pins (0 when every annotation held). ``net_loads``: extra capacitance on
     named nets (:func:`_net_load_lines`; an input's net is the added register's output).
-    ``instance_groups``: name -> cell-name pattern (``get_cells``, e.g. ``u_s*.u_o*``); the
-    power of each group's cells comes back in ``groups_mw`` (an empty group is 0).
+    ``instance_groups``: name -> cell-name pattern (``get_cells``, e.g. ``u_s*.u_o*``) or a
+    list of plain instance names (``_081531_``); the power of each group's cells comes back
+    in ``groups_mw`` (an empty group is 0).
     """
     if not activity:
         raise EdaError("power_from_activity needs at least one net activity")
@@ -357,7 +368,7 @@ def power_from_activity(
     group_reports = {name: work / f"power_group_{k}.rpt"
                      for k, name in enumerate(instance_groups or {})}
     for name, path in group_reports.items():
-        pattern = (instance_groups or {})[name]
+        pattern = _cell_pattern((instance_groups or {})[name])
         lines += [f"set hwnn_cells [get_cells -quiet {{{pattern}}}]",
                   f"if {{[llength $hwnn_cells]}} {{report_power -instances $hwnn_cells "
                   f"-digits 8 > {tcl_word(path.name)}}}"]

@@ -31,6 +31,7 @@ DEBIAN_PACKAGES: dict[str, str] = {
     "iverilog": "iverilog",
     "vvp": "iverilog",
     "verilator": "verilator",
+    "gcc": "gcc",  # hwnn.eda.cyclesim compiles netlists to C
 }
 
 #: How many trailing log lines an error message quotes.
