@@ -3,6 +3,8 @@ IR reference, with and without ReLU prediction, with idle cycles in the input st
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -39,10 +41,11 @@ def _model(seed: int, channels: list[int], padding: str = "valid"):
     return model
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(st.integers(0, 2**31 - 1), st.sampled_from([None, "pow2", "sign"]),
-       st.integers(1, 4), st.booleans())
-def test_stream_rtl_matches_the_ir_reference(tmp_path_factory, seed, method, n_levels, gaps):
+       st.integers(1, 4), st.booleans(), st.booleans())
+def test_stream_rtl_matches_the_ir_reference(tmp_path_factory, seed, method, n_levels, gaps,
+                                             isolate):
     model = _model(seed, [3, 2])
     convs = conv_layers(model)
     predictors = {} if method is None else make_predictors(model, convs, method, n_levels)
@@ -50,13 +53,33 @@ def test_stream_rtl_matches_the_ir_reference(tmp_path_factory, seed, method, n_l
     ports = stream_ports(net)
     assert (ports.x_width, ports.y_width, ports.out_size) == (18, 17, (2, 2))
     work = tmp_path_factory.mktemp("stream")
-    (work / "net.v").write_text(stream_verilog(net, "toy"))
+    (work / "net.v").write_text(stream_verilog(net, "toy", operand_isolation=isolate))
     rng = np.random.default_rng(seed)
     codes = model.quantize_input(torch.rand(3, int(np.prod(IMAGE))) * 3).value.numpy()
     idle = (rng.integers(1, 4, size=(3, IMAGE[1] * IMAGE[2]))
             * (rng.random((3, IMAGE[1] * IMAGE[2])) < 0.3)) if gaps else None
     y = simulate_cycles([work / "net.v"], "toy", stream_words(ports, codes, idle),
                         ports.x_width, ports.y_width, work)
+    np.testing.assert_array_equal(stream_outputs(ports, y), expected_stream(net, codes))
+
+
+@pytest.mark.parametrize("predict_layers", [(), (1,)])
+def test_operand_isolation_keeps_the_stream_exact(tmp_path, predict_layers):
+    """The isolated baseline (a shared window register per layer without prediction), also
+    next to a predicted layer (Prop-2 style), streams exactly the IR's outputs."""
+    model = _model(5, [3, 2])
+    convs = conv_layers(model)
+    predictors = make_predictors(model, [convs[k] for k in predict_layers], "pow2", 2)
+    net = export_model(model, "toy", "argmax", predictors=predictors)
+    ports = stream_ports(net)
+    src = stream_verilog(net, "toy", operand_isolation=True)
+    # one shared register per layer without prediction, one per channel in a predicted one
+    assert len(re.findall(r"reg \[\d+:0\] opnd;", src)) == 2 - len(predict_layers)
+    assert len(re.findall(r"reg \[\d+:0\] opnd\d+;", src)) == 2 * len(predict_layers)
+    (tmp_path / "net.v").write_text(src)
+    codes = model.quantize_input(torch.rand(2, int(np.prod(IMAGE))) * 3).value.numpy()
+    y = simulate_cycles([tmp_path / "net.v"], "toy", stream_words(ports, codes),
+                        ports.x_width, ports.y_width, tmp_path)
     np.testing.assert_array_equal(stream_outputs(ports, y), expected_stream(net, codes))
 
 

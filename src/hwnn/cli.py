@@ -530,6 +530,9 @@ def stream(
     power: Annotated[bool, typer.Option(
         help="asic: measure power (compiled gate-level simulation of the netlist + OpenSTA)")
     ] = True,
+    operand_isolation: Annotated[bool, typer.Option(
+        help="control design: a shared operand register that loads complete windows only "
+        "in the layers without prediction (results under VARIANT_isolated)")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """The CNN's conv layers as a streaming accelerator (seed 003 §V): Verilog, RTL
@@ -545,7 +548,8 @@ def stream(
     try:
         if sim_images:
             with console.status(f"RTL simulation of {sim_images} images ({simulator}) ..."):
-                sim = stream_sim(run, variant, sim_images, simulator, dd)  # type: ignore[arg-type]
+                sim = stream_sim(run, variant, sim_images, simulator,  # type: ignore[arg-type]
+                                 dd, operand_isolation)
             console.print(f"{variant}: RTL vs IR on {sim['images']} images: "
                           f"{sim['mismatching_pixels']} mismatching of "
                           f"{sim['output_pixels']:,} output pixels; latency "
@@ -556,7 +560,7 @@ def stream(
                     run, variant, target, per_digit, clock_ns, jobs, data_dir=dd,  # type: ignore[arg-type]
                     progress=lambda done, total, module: status.update(
                         f"synthesising ({target}): {done}/{total} units (last {module})"),
-                    power=power)
+                    power=power, operand_isolation=operand_isolation)
             if target == "fpga":
                 console.print(f"fpga: {entry['luts']:,} LUTs, {entry['flip_flops']:,} FFs")
             elif "dynamic_power_mw" not in entry:

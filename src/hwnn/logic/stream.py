@@ -20,6 +20,11 @@ Per conv layer ``k`` (module ``<top>_s<k>``), for a :class:`~hwnn.ir.conv.ConvLa
   non-negative (the *pixel delay buffer*, which is also operand isolation: a skipped CONV
   unit's inputs do not toggle); the skip flag travels with it and forces the output to 0.
   One cycle more latency than the baseline.
+* **operand isolation without prediction** (``operand_isolation=True``, layers without
+  ``approx``; the control for attributing the saving): one window register shared by all
+  CONV units that loads only complete windows, so the CONV units hold still while the line
+  buffer shifts through the positions the layer has no output for (image edges) - which the
+  per-channel registers of the prediction also do. Same latency as the prediction.
 * **max-pool** (§V-A-3; ``pool = 2``): a horizontal unit keeps the previous output of the
   row, a vertical unit a row buffer (a shift chain of W'/2 entries) of pair maxima; the
   output is valid once per 2 × 2 window (floor mode, like the IR).
@@ -157,8 +162,10 @@ def _window_taps(layer: ConvLayer) -> list[tuple[int, int]]:
     return taps
 
 
-def _layer_module(layer: ConvLayer, k: int, top: str, style: Style) -> tuple[str, list[str]]:
-    """Module ``<top>_s<k>`` and the CONV/ApproxConv unit modules it instantiates."""
+def _layer_module(layer: ConvLayer, k: int, top: str, style: Style,
+                  isolate: bool = False) -> tuple[str, list[str]]:
+    """Module ``<top>_s<k>`` and the CONV/ApproxConv unit modules it instantiates
+    (``isolate``: a shared operand register for a layer without prediction)."""
     c_n, h, w = layer.in_shape
     kk = layer.kernel
     o_n, oh, ow = layer.conv_shape()
@@ -210,16 +217,25 @@ def _layer_module(layer: ConvLayer, k: int, top: str, style: Style) -> tuple[str
         lo = slot * pw + c * b
         e(f"  assign win[{i * b + b - 1}:{i * b}] = lb[{lo + b - 1}:{lo}];")
     e(f"  wire [{o_n * ob - 1}:0] conv;")
-    if predict:
-        e(f"  wire [{o_n - 1}:0] neg;")
+    if predict or isolate:
         e("  reg v1 = 1'b0, v2 = 1'b0;")
-        e(f"  reg [{o_n - 1}:0] skip1, skip2;")
         e("  reg c1, r1, ck1, rk1, c2, r2, ck2, rk2;")
         e("  always @(posedge clk) begin")
-        e("    v1 <= win_v && !rst; v2 <= v1 && !rst; skip1 <= neg; skip2 <= skip1;")
+        e("    v1 <= win_v && !rst; v2 <= v1 && !rst;")
         e("    c1 <= c_odd; r1 <= r_odd; ck1 <= c_keep; rk1 <= r_keep;")
         e("    c2 <= c1; r2 <= r1; ck2 <= ck1; rk2 <= rk1;")
         e("  end")
+        v, c_o, r_o, ck, rk = "v2", "c2", "r2", "ck2", "rk2"
+    if isolate and not predict:
+        e(f"  reg [{win_w - 1}:0] opnd;  // operand isolation: loads complete windows only")
+        e("  always @(posedge clk) if (win_v) opnd <= win;")
+        for o in range(o_n):
+            e(f"  {name}_o{o} u_o{o} (.clk(clk), .x(opnd), "
+              f".y(conv[{o * ob + ob - 1}:{o * ob}]));")
+    elif predict:
+        e(f"  wire [{o_n - 1}:0] neg;")
+        e(f"  reg [{o_n - 1}:0] skip1, skip2;")
+        e("  always @(posedge clk) begin skip1 <= neg; skip2 <= skip1; end")
         for o in range(o_n):
             e(f"  {name}_a{o} u_a{o} (.x(win), .neg(neg[{o}]));")
             e(f"  reg [{win_w - 1}:0] opnd{o};  // operand isolation: loads only when needed")
@@ -227,7 +243,6 @@ def _layer_module(layer: ConvLayer, k: int, top: str, style: Style) -> tuple[str
             e(f"  wire [{ob - 1}:0] y{o};")
             e(f"  {name}_o{o} u_o{o} (.clk(clk), .x(opnd{o}), .y(y{o}));")
             e(f"  assign conv[{o * ob + ob - 1}:{o * ob}] = skip2[{o}] ? {ob}'d0 : y{o};")
-        v, c_o, r_o, ck, rk = "v2", "c2", "r2", "ck2", "rk2"
     else:
         e("  reg v1 = 1'b0;")
         e("  reg c1, r1, ck1, rk1;")
@@ -279,8 +294,10 @@ def _pool(e: _Emitter, layer: ConvLayer, v: str, c_odd: str, r_odd: str, c_keep:
     e("  assign p_out = po;")
 
 
-def stream_verilog(net: IRNetwork, top: str | None = None, style: Style = "embedded") -> str:
-    """The complete Verilog source of the streaming accelerator of ``net``'s conv layers."""
+def stream_verilog(net: IRNetwork, top: str | None = None, style: Style = "embedded",
+                   operand_isolation: bool = False) -> str:
+    """The complete Verilog source of the streaming accelerator of ``net``'s conv layers
+    (``operand_isolation``: a shared operand register in the layers without prediction)."""
     net.validate()
     layers = conv_prefix(net)
     ports = stream_ports(net)
@@ -291,7 +308,7 @@ def stream_verilog(net: IRNetwork, top: str | None = None, style: Style = "embed
                                                     if la.approx is not None)
                 if any(la.approx is not None for la in layers) else "") + ".\n"]
     for k, layer in enumerate(layers):
-        module, units = _layer_module(layer, k, top, style)
+        module, units = _layer_module(layer, k, top, style, operand_isolation)
         parts += units
         parts.append(module)
     e = _Emitter()

@@ -20,7 +20,10 @@
 * FPGA (xc7, Yosys ``synth_xilinx -nodsp``, one unit at a time plus the glue with the
   units as black boxes): LUT6 and flip-flops.
 
-``RUN/stream_synth.json`` keeps one entry per ``<variant>/<target>``.
+``--operand-isolation`` builds the control design: the same variant with a shared operand
+register in its unpredicted layers (key ``<variant>_isolated``), so that the saving of the
+prediction itself can be told apart from that of holding the CONV units still at the image
+edges. ``RUN/stream_synth.json`` keeps one entry per ``<key>/<target>``.
 """
 
 from __future__ import annotations
@@ -70,6 +73,17 @@ def _net(run_dir: Path, variant: str) -> IRNetwork:
         raise HwnnError(f"{run_dir}: {variant} is a LUT network, not a CNN")
     conv_prefix(net)  # raises with the reason when there is nothing to stream
     return net
+
+
+def design_key(net: IRNetwork, variant: str, operand_isolation: bool) -> str:
+    """The name of a design in the JSON files and under ``RUN/stream/``: the IR variant,
+    with ``_isolated`` when its unpredicted layers get the shared operand register."""
+    if not operand_isolation:
+        return variant
+    if all(la.approx is not None for la in conv_prefix(net)):
+        raise HwnnError(f"{variant} predicts every conv layer, whose operand registers "
+                        "already isolate; --operand-isolation adds nothing")
+    return f"{variant}_isolated"
 
 
 def images_per_digit(run_dir: Path, per_digit: int, data_dir: str | None = None
@@ -133,15 +147,16 @@ def _update(path: Path, key: str, entry: dict[str, Any]) -> None:
 
 
 def stream_sim(run_dir: Path, variant: str = "net", images: int = 100,
-               simulator: Simulator = "verilator", data_dir: str | None = None
-               ) -> dict[str, Any]:
+               simulator: Simulator = "verilator", data_dir: str | None = None,
+               operand_isolation: bool = False) -> dict[str, Any]:
     """RTL simulation of the first ``images`` test images against the IR reference."""
     net = _net(run_dir, variant)
+    key = design_key(net, variant, operand_isolation)
     ports = stream_ports(net)
-    work = Path(run_dir) / "stream" / variant / "rtl_sim"
+    work = Path(run_dir) / "stream" / key / "rtl_sim"
     work.mkdir(parents=True, exist_ok=True)
     src = work / "net.v"
-    src.write_text(stream_verilog(net, top_name(net)))
+    src.write_text(stream_verilog(net, top_name(net), operand_isolation=operand_isolation))
     codes, _, _ = quantized_inputs(run_dir, "test", images, data_dir, torch_outputs=False)
     words = stream_words(ports, codes)
     t0 = time.perf_counter()
@@ -149,34 +164,37 @@ def stream_sim(run_dir: Path, variant: str = "net", images: int = 100,
                         simulator)
     got, want = stream_outputs(ports, y), expected_stream(net, codes)
     mismatches = mismatching_pixels(got, want)
-    entry = {"variant": variant, "simulator": simulator, "images": len(codes),
+    entry = {"variant": variant, "operand_isolation": operand_isolation,
+             "simulator": simulator, "images": len(codes),
              "output_pixels": len(want), "received_pixels": len(got),
              "mismatching_pixels": mismatches, "passed": mismatches == 0,
              "cycles": len(words), "latency_cycles": latency_cycles(ports, y, words),
              "ir_fingerprint": ir_fingerprint(net),
              "seconds": round(time.perf_counter() - t0, 1), "verilog": str(src)}
-    _update(Path(run_dir) / SIM_FILE, variant, entry)
+    _update(Path(run_dir) / SIM_FILE, key, entry)
     return entry
 
 
 def stream_synth(run_dir: Path, variant: str = "net", target: Target = "asic",
                  per_digit: int = 2, clock_ns: float = STREAM_CLOCK_NS, jobs: int = 1,
                  timeout_s: float = 7200, data_dir: str | None = None,
-                 progress: PartitionProgress | None = None, power: bool = True
-                 ) -> dict[str, Any]:
+                 progress: PartitionProgress | None = None, power: bool = True,
+                 operand_isolation: bool = False) -> dict[str, Any]:
     """Synthesise the accelerator of one IR variant; ASIC: area, fmax and (``power``) the
     power from ``per_digit`` test images of every digit at ``clock_ns`` with the gate-level
     check."""
     if target not in ("asic", "fpga"):
         raise HwnnError(f"unknown target {target!r}; choose asic or fpga")
     net = _net(run_dir, variant)
+    key = design_key(net, variant, operand_isolation)
     ports = stream_ports(net)
     top = top_name(net)
-    work = Path(run_dir) / "stream" / variant / target
+    work = Path(run_dir) / "stream" / key / target
     work.mkdir(parents=True, exist_ok=True)
     src = work / "net.v"
-    src.write_text(stream_verilog(net, top))
-    entry: dict[str, Any] = {"variant": variant, "target": target, "verilog": str(src),
+    src.write_text(stream_verilog(net, top, operand_isolation=operand_isolation))
+    entry: dict[str, Any] = {"variant": variant, "operand_isolation": operand_isolation,
+                             "target": target, "verilog": str(src),
                              "ir_fingerprint": ir_fingerprint(net),
                              "conv_layers": len(conv_prefix(net)),
                              "nonzero_weights": sum(la.nonzero_weights()
@@ -192,7 +210,7 @@ def stream_synth(run_dir: Path, variant: str = "net", target: Target = "asic",
         entry.update(_asic(run_dir, net, ports, src, work, per_digit, clock_ns, jobs,
                            timeout_s, data_dir, progress, power))
     entry["seconds"] = round(time.perf_counter() - t0, 1)
-    _update(Path(run_dir) / SYNTH_FILE, f"{variant}/{target}", entry)
+    _update(Path(run_dir) / SYNTH_FILE, f"{key}/{target}", entry)
     return entry
 
 
