@@ -103,14 +103,15 @@ def first_per_class(labels: np.ndarray, k: int) -> np.ndarray:
 
 
 #: flip-flop groups of the stream design, by the register their Q net belongs to
-REGISTER_GROUPS = {"operand_registers": re.compile(r"u_s\d+\.opnd\d+\[\d+\]"),
+REGISTER_GROUPS = {"operand_registers": re.compile(r"u_s\d+\.opnd\d*\[\d+\]"),
                    "line_buffers": re.compile(r"u_s\d+\.lb\[\d+\]")}
 
 
 def register_groups(netlist: Path, top: str) -> dict[str, list[str]]:
     """Flip-flop instances of the mapped stream netlist per :data:`REGISTER_GROUPS` entry:
-    the operand-isolation registers of the CONV units (``opnd<o>``, prediction only) and the
-    line buffers (``lb``), whose power the Table II split then shows apart from "other"."""
+    the operand registers of the CONV units (``opnd<o>`` per channel with prediction,
+    ``opnd`` shared with ``operand_isolation``) and the line buffers (``lb``), whose power
+    the Table II split then shows apart from "other"."""
     lib = library()
     nl = parse_netlist(Path(netlist).read_text(), top)
     groups: dict[str, list[str]] = {name: [] for name in REGISTER_GROUPS}
