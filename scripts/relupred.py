@@ -164,6 +164,8 @@ def hardware_rows(run: Path) -> list[list[str]]:
          lambda v: asic(v, "gate_level_vs_ir_mismatching_pixels")),
         ("RTL vs IR", "mismatching pixels",
          lambda v: None if sim.get(v) is None else sim[v]["mismatching_pixels"]),
+        ("torch integer mode vs IR", "mismatching images",
+         lambda v: (sim.get(v) or {}).get("torch_vs_ir_mismatching_images")),
     ]
     rows = []
     for name, unit, get in quantities:
@@ -230,7 +232,9 @@ def hardware_section(run: Path) -> list[str]:
         "`synth_xilinx -nodsp` (the seed: xcvu9p with Vivado 2018.3, BRAM line buffers; we "
         "have no Vivado, so LUT/FF counts are comparable only as changes). Latency: cycles "
         "from an image's first pixel to its last output, times 10 ns; energy/image = dynamic "
-        f"power × latency. RTL vs IR: Verilator on test images ({sims}). Changes are "
+        f"power × latency. RTL vs IR: Verilator on the first test images ({sims}), whose "
+        "network outputs in the IR reference are compared with the torch integer mode "
+        "with the same prediction (last row). Changes are "
         "new / Baseline - 1 (the seed prints its savings as positive numbers). The designs "
         "close timing below 100 MHz (fmax row); power at 100 MHz is the seed's operating "
         "point, and dynamic power scales with the clock, so the changes and the energy per "

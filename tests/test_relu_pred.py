@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -192,8 +193,15 @@ def test_study_on_a_trained_toy_cnn(tmp_path):
     from toy import toy_dataset
 
     from hwnn.config import parse_config
+    from hwnn.errors import HwnnError
     from hwnn.ir import load_ir, run
-    from hwnn.methods.relu_pred import export_predicted, relu_prediction_study
+    from hwnn.methods.relu_pred import (
+        RESULT_FILE,
+        export_predicted,
+        ir_variant,
+        relu_prediction_study,
+        torch_integer_outputs,
+    )
     from hwnn.train.build import load_run
     from hwnn.train.loop import Trainer
     from hwnn.train.metrics import model_inputs
@@ -220,11 +228,19 @@ def test_study_on_a_trained_toy_cnn(tmp_path):
             assert v["counts"][str(first)]["skipped"] == 0 or name.endswith("1")
     prop1 = study["variants"]["Prop-1"]
     assert set(prop1["val_curve"]) == {"3", "2", "1"}
-    # the IR of each variant computes what the study measured, image for image
+    # the IR of each variant computes what the study measured, image for image, and its
+    # outputs are the torch integer mode's with the same prediction
+    (tmp_path / "r" / RESULT_FILE).write_text(json.dumps(study))
+    codes = q.value.numpy()
     for name, path in export_predicted(tmp_path / "r", study).items():
-        pred = run(load_ir(path), q.value.numpy()).prediction
-        assert (pred == ds.test.y).mean() == pytest.approx(study["variants"][name]
-                                                           ["test_accuracy"])
+        ir_out = run(load_ir(path), codes)
+        assert (ir_out.prediction == ds.test.y).mean() == pytest.approx(
+            study["variants"][name]["test_accuracy"])
+        np.testing.assert_array_equal(
+            torch_integer_outputs(tmp_path / "r", ir_variant(name), codes),
+            ir_out.outputs[-1])
+    with pytest.raises(HwnnError, match="no variant"):
+        torch_integer_outputs(tmp_path / "r", "prop7", codes)
     if prop1["n_levels"] is not None:
         assert prop1["weight_bits"] == packed_bits(prop1["n_levels"])
         skipped = prop1["counts"][str(first)]["skipped"]

@@ -552,8 +552,9 @@ def stream(
                                  dd, operand_isolation)
             console.print(f"{variant}: RTL vs IR on {sim['images']} images: "
                           f"{sim['mismatching_pixels']} mismatching of "
-                          f"{sim['output_pixels']:,} output pixels; latency "
-                          f"{sim['latency_cycles']} cycles")
+                          f"{sim['output_pixels']:,} output pixels; torch integer mode vs "
+                          f"IR: {sim['torch_vs_ir_mismatching_images']} mismatching images; "
+                          f"latency {sim['latency_cycles']} cycles")
         if target is not None:
             with console.status(f"synthesising ({target}) ...") as status:
                 entry = stream_synth(

@@ -190,6 +190,35 @@ def ir_variant(name: str) -> str:
     return name.lower().replace("-", "")
 
 
+def torch_integer_outputs(run_dir: Path, variant: str, codes: np.ndarray) -> np.ndarray:
+    """The torch integer-mode outputs (last layer) of the run's model on input ``codes``,
+    with the ReLU prediction of IR variant ``variant`` (``net``: none; else the study
+    variant of ``<run>/relu_pred.json`` whose :func:`ir_variant` it is) - what the IR
+    reference of ``<run>/<variant>.ir.json`` must reproduce bit for bit."""
+    import json
+
+    from hwnn.nn.int_tensor import IntTensor
+    from hwnn.train.build import load_run
+
+    _, model, _ = load_run(run_dir)
+    assert isinstance(model, QuantSequential)
+    predictors = {}
+    if variant != "net":
+        study = json.loads((Path(run_dir) / RESULT_FILE).read_text())
+        entry = next((e for name, e in study["variants"].items()
+                      if ir_variant(name) == variant), None)
+        if entry is None:
+            raise HwnnError(f"{run_dir}/{RESULT_FILE} has no variant {variant!r}")
+        predictors = make_predictors(model, entry["layers"], entry["method"],
+                                     entry.get("n_levels"))
+    scale = model.quantize_input(torch.zeros(1, codes.shape[1])).scale
+    with torch.no_grad():
+        outs = [forward_int_predicted(model, IntTensor(chunk, scale), predictors)
+                .output.value.numpy()
+                for chunk in iter_batches(torch.as_tensor(codes, dtype=torch.int64), 1000)]
+    return np.concatenate(outs)
+
+
 def export_predicted(run_dir: Path, study: dict[str, Any]) -> dict[str, Path]:
     """Write the run's IR with the ReLU prediction of each study variant that found an N_L
     (``<run>/prop1.ir.json``, ``prop2``, ``signconnect1``, ``signconnect2``; the exact
@@ -225,4 +254,5 @@ __all__ = [
     "ir_variant",
     "relu_prediction_study",
     "search_levels",
+    "torch_integer_outputs",
 ]
