@@ -27,7 +27,6 @@ combinational loops, other clocks and unknown cells raise :class:`EdaError`.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from hwnn.eda.gatesim import (
     Instance,
     Netlist,
     checked_netlist,
+    liberty_tokens,
     library,
     port_bit,
     resolve_preload,
@@ -48,7 +48,6 @@ from hwnn.errors import EdaError
 
 #: Cell outputs per generated C function (keeps each function a moderate size for gcc).
 STATEMENTS_PER_FUNCTION = 4000
-_TOKEN = re.compile(r"\s*(?:(\w+)|([!&|^()]))")
 _CONSTANTS = {"1'b0": 0, "1'h0": 0, "1'b1": 1, "1'h1": 1}
 
 
@@ -59,23 +58,16 @@ def c_expression(function: str, operand: Mapping[str, str], where: str) -> str:
     ``^`` and ``|`` bind in the same order as C's ``!``, ``&``, ``^``, ``|``, and ``!`` of a
     0/1 value is 0/1, so the tokens carry over one by one.
     """
-    out, pos, text = [], 0, function.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise EdaError(f"{where}: cannot parse liberty function {function!r}")
-        name, op = m.groups()
+    out = []
+    for name, op in liberty_tokens(function, where):
         if name is None:
-            out.append(op)
+            out.append(str(op))
         elif name in ("0", "1"):
             out.append(name)
         elif name in operand:
             out.append(operand[name])
         else:
             raise EdaError(f"{where}: liberty function {function!r} uses unknown {name!r}")
-        pos = m.end()
-        if not text[pos:].strip():
-            break
     return "(" + " ".join(out) + ")"
 
 

@@ -63,22 +63,30 @@ class CellModel:
     functions: dict[str, str] = field(default_factory=dict)  # output pin -> liberty function
 
 
-def _python_expr(function: str, where: str) -> str:
-    """Liberty boolean function → Python expression on numpy bool arrays."""
-    out, pos = [], 0
-    text = function.strip()
+def liberty_tokens(function: str, where: str) -> list[tuple[str | None, str | None]]:
+    """The tokens of a liberty boolean function: ``(name, None)`` for a pin, state variable
+    or the constant ``0``/``1``, ``(None, op)`` for ``! & | ^ ( )``."""
+    out: list[tuple[str | None, str | None]] = []
+    pos, text = 0, function.strip()
     while pos < len(text):
         m = _EXPR_TOKEN.match(text, pos)
         if m is None:
             raise EdaError(f"{where}: cannot parse liberty function {function!r}")
-        name, op = m.groups()
-        if name is not None:
-            out.append({"0": "_C0", "1": "_C1"}.get(name, f"v_{name}"))
-        else:
-            out.append({"!": "~"}.get(op, op))
+        out.append(m.groups())
         pos = m.end()
         if not text[pos:].strip():
             break
+    return out
+
+
+def _python_expr(function: str, where: str) -> str:
+    """Liberty boolean function → Python expression on numpy bool arrays."""
+    out = []
+    for name, op in liberty_tokens(function, where):
+        if name is not None:
+            out.append({"0": "_C0", "1": "_C1"}.get(name, f"v_{name}"))
+        else:
+            out.append("~" if op == "!" else str(op))
     return " ".join(out)
 
 
