@@ -619,9 +619,48 @@ def data_verify(data_dir: DataDir = None) -> None:
     console.print(f"all {len(rows)} files verified in {root}")
 
 
+@data_app.command("generate-jsc")
+def data_generate_jsc(
+    out: Annotated[Path, typer.Argument(help="output folder (resumes the chunks in it)")],
+    jets_per_class: Annotated[int, typer.Option(min=1, help="matched jets per class")] = 100_000,
+    chunk_jets: Annotated[int, typer.Option(min=1, help="jets per class per chunk")] = 500,
+    seed: Annotated[int, typer.Option(min=0, max=999, help="generation seed")] = 0,
+    jobs: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+) -> None:
+    """Generate the JSC jets with Pythia 8 + FastJet (hwnn.data.jsc; needs hwnn[jsc])."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from hwnn.data.jsc import JSCSettings, generate_jsc
+
+    try:
+        settings = JSCSettings(jets_per_class=jets_per_class, chunk_jets=chunk_jets, seed=seed)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TimeRemainingColumn(), console=console) as progress:
+            task = progress.add_task("chunks", total=settings.chunks() * 4)
+
+            def update(stats: dict[str, Any], done: int, total: int) -> None:
+                progress.update(task, completed=done, description=(
+                    f"chunks (last: {stats['process']} #{stats['index']}, "
+                    f"{stats['events']} events, {stats['seconds']:.0f} s)"))
+
+            record = generate_jsc(out, settings, jobs=jobs, on_chunk=update)
+    except HwnnError as err:
+        _fail(err)
+    console.print(f"{sum(record['jets'].values()):,} jets in {Path(out) / 'jsc_features.npz'} "
+                  f"(sha256 {next(iter(record['sha256'].values()))[:16]}...), "
+                  f"{sum(record['cpu_seconds'].values()):.0f} CPU s")
+
+
 @data_app.command("info")
 def data_info(
-    name: Annotated[str, typer.Argument(help="mnist | fashion | nid | ofc | sam")],
+    name: Annotated[str, typer.Argument(help="mnist | fashion | nid | ofc | sam | jsc")],
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:

@@ -23,7 +23,7 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
-    task: Literal["mnist", "fashion", "nid", "ofc", "sam"]
+    task: Literal["mnist", "fashion", "nid", "ofc", "sam", "jsc"]
     data_dir: str | None = Field(None, description="shipped data root (else $HWNN_DATA_DIR)")
     seed: int = Field(0, description="split seed (validation split, NID stratified split)")
     ofc: OFCConfig | None = Field(None, description="OFC channel settings (task: ofc only)")

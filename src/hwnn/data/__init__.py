@@ -2,7 +2,8 @@
 
 ``load_dataset(name, ...)`` is the one entry point: ``mnist``, ``fashion`` (IDX files),
 ``nid`` (UNSW-NB15 testing-set CSV, bit-encoded), ``ofc`` (simulated IM/DD PAM4 link),
-``sam`` (seed 001's synthetic r^|i-j| task).
+``sam`` (seed 001's synthetic r^|i-j| task), ``jsc`` (jet substructure features generated
+once with Pythia 8 + FastJet and shipped in ``data/jsc``; :mod:`hwnn.data.jsc_load`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from hwnn.data.base import Dataset, InputQuant, Split
 from hwnn.data.paths import resolve_data_dir, verified_path, verify_all
 from hwnn.errors import DataError
 
-DATASETS = ("mnist", "fashion", "nid", "ofc", "sam")
+DATASETS = ("mnist", "fashion", "nid", "ofc", "sam", "jsc")
 
 
 def load_dataset(
@@ -40,6 +41,10 @@ def load_dataset(
         from hwnn.data.sam_task import load_sam
 
         return load_sam(seed=seed)
+    if name == "jsc":
+        from hwnn.data.jsc_load import load_jsc
+
+        return load_jsc(seed=seed)
     raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
