@@ -50,13 +50,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: The hls4ml jet-tagging features, in the data set's column order.
+#: The hls4ml jet-tagging features, in the order of the hls4ml/LogicNets input lists.
 FEATURES: tuple[str, ...] = (
-    "j_mass_mmdt", "j_multiplicity", "j_zlogz",
+    "j_zlogz",
     "j_c1_b0_mmdt", "j_c1_b1_mmdt", "j_c1_b2_mmdt",
     "j_c2_b1_mmdt", "j_c2_b2_mmdt",
     "j_d2_b1_mmdt", "j_d2_b2_mmdt", "j_d2_a1_b1_mmdt", "j_d2_a1_b2_mmdt",
     "j_m2_b1_mmdt", "j_m2_b2_mmdt", "j_n2_b1_mmdt", "j_n2_b2_mmdt",
+    "j_mass_mmdt", "j_multiplicity",
 )
 Z_CUT = 0.1
 SOFT_DROP_BETA = 0.0
@@ -241,13 +242,14 @@ def groomed_features(p: np.ndarray) -> np.ndarray:
     e2, e3, m3, n3 = e["e2"], e["e3"], e["1e3"], e["2e3"]
     zlogz = float(np.sum(np.where(z > 0, z * np.log(np.where(z > 0, z, 1.0)), 0.0)))
     return np.array([
-        invariant_mass(p), float(len(p)), zlogz,
+        zlogz,
         e2[0.0], e2[1.0], e2[2.0],
         _ratio(e3[1.0], e2[1.0] ** 2), _ratio(e3[2.0], e2[2.0] ** 2),
         _ratio(e3[1.0], e2[1.0] ** 3), _ratio(e3[2.0], e2[2.0] ** 3),
         _ratio(e3[1.0], e2[1.0] ** 3), _ratio(e3[1.0], e2[2.0] ** 1.5),
         _ratio(m3[1.0], e2[1.0]), _ratio(m3[2.0], e2[2.0]),
         _ratio(n3[1.0], e2[1.0] ** 2), _ratio(n3[2.0], e2[2.0] ** 2),
+        invariant_mass(p), float(len(p)),
     ])
 
 
