@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import random
 import shutil
 import sys
@@ -390,6 +391,34 @@ def test_timing_combinational_design(eda_env: Path, tmp_path: Path) -> None:
                               in_width=in_w, vectors=vectors, period_ns=5.0, data_dir=eda_env)
     assert sim.outputs == [neuron_ref(CONST_WEIGHTS, v, out_w) for v in vectors]
     assert "clk" not in sim.activity
+
+
+@needs_tools
+def test_retiming_falls_back_to_dretime_when_abc_aborts(
+        pipelined, eda_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ABC that aborts (exit 134, as Yosys 0.23's does on some networks) under
+    ``retime -M 4`` makes the flow retry with ``retime -M 4 -o``; the command used is
+    recorded."""
+    work, plain, retimed, _, _ = pipelined
+    assert retimed.retime_command == "retime -M 4" and plain.retime_command is None
+    real = shutil.which("yosys-abc")
+    fake = tmp_path / "bin" / "yosys-abc"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        'script=""; prev=""\n'
+        'for a in "$@"; do [ "$prev" = "-f" ] && script="$a"; prev="$a"; done\n'
+        'for f in $(sed -n "s/^source \\(.*\\);$/\\1/p" "$script"); do\n'
+        '  grep -qx "retime -M 4" "$f" 2>/dev/null && kill -ABRT $$\n'
+        "done\n"
+        f'exec "{real}" "$@"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    result = synth_asic([work / "pipe8.v"], "pipe8", tmp_path / "fallback", retime=True,
+                        data_dir=eda_env)
+    assert result.retime_command == "retime -M 4 -o"
+    assert "retime -M 4 -o" in (tmp_path / "fallback" / "retime.abc").read_text()
+    assert result.flip_flops > plain.flip_flops  # registers were moved into the logic
 
 
 @needs_tools

@@ -78,6 +78,8 @@ class AsicSynthResult:
     script_path: Path
     abc_script_path: Path
     retimed: bool = False
+    #: the ABC retiming command that succeeded (:data:`RETIME_COMMANDS`); None: not retimed
+    retime_command: str | None = None
     partitions: int = 0  # leaf modules mapped one by one (0: the whole design at once)
     stitch: dict[str, int] | None = None  # partitioned: hwnn.eda.stitch counts and version
     #: partitioned without a stitch: leaf module -> its mapped netlist (``netlist_path`` is
@@ -163,10 +165,24 @@ def asic_abc_script(clock_period_ps: float | None = None) -> str:
     return "\n".join(commands) + "\n"
 
 
-def retime_abc_script(clock_period_ps: float | None = None) -> str:
-    """ABC script for ``abc -dff``: min-delay retiming (mode 4), then mapping."""
+#: ABC retiming commands for ``abc -dff``, in the order tried: min-delay retiming (mode 4;
+#: DESIGN.md), then the same retiming with ABC's old flop naming (``-o``) for the networks
+#: on which the first makes Yosys 0.23's ABC abort in its netlist conversion (assertion in
+#: ``Abc_ObjAddFanin``: two drivers for one net name; seen on one OFC-B network, where
+#: ``-o`` mapped the design to 208,973 um^2 with 9,430 flip-flops).
+RETIME_COMMANDS: tuple[str, ...] = ("retime -M 4", "retime -M 4 -o")
+
+
+def retime_abc_script(clock_period_ps: float | None = None,
+                      command: str = RETIME_COMMANDS[0]) -> str:
+    """ABC script for ``abc -dff``: retiming (``command``), then mapping."""
     delay = f" -D {clock_period_ps:g}" if clock_period_ps else ""
-    return "\n".join(["strash", "retime -M 4", f"map{delay}", "topo"]) + "\n"
+    return "\n".join(["strash", command, f"map{delay}", "topo"]) + "\n"
+
+
+def _abc_aborted(err: EdaError) -> bool:
+    """Whether a Yosys failure is ABC dying on a signal (an assertion: exit code 134)."""
+    return "yosys-abc" in str(err) and "return code 134" in str(err)
 
 
 def _stat_cells(stat_json: Path, top: str) -> dict[str, int]:
@@ -231,17 +247,7 @@ def synth_asic(
     stat_txt, stat_json = work / "stat.txt", work / "stat.json"
     lines = [f"read_liberty -lib {_quote(lib)}", *_read_sources(verilog_files, top)]
     lines.append(f"synth -flatten -top {top}")
-    if retime:
-        retime_script = work / "retime.abc"
-        retime_script.write_text(retime_abc_script(clock_period_ps))
-        # `synth` folds the ReLU/clip muxes into synchronous-reset flops, one reset net per
-        # neuron; `abc -dff` then runs once per (clock, reset) domain and cannot move a
-        # register across domains. Plain D flip-flops put the whole design in one domain.
-        lines.append("dffunmap")
-        lines.append(
-            f"abc -exe {_quote(abc)} -dff -liberty {_quote(lib)} -script {_quote(retime_script)}"
-        )
-    lines += [
+    tail = [
         f"dfflibmap -liberty {_quote(lib)}",
         f"abc -exe {_quote(abc)} -liberty {_quote(lib)} -script {_quote(abc_script)}",
         "opt_clean -purge",
@@ -254,8 +260,30 @@ def synth_asic(
         f"tee -q -o {stat_json.name} stat -json",
         f"write_verilog -noattr {netlist.name}",
     ]
-    script, log, cells = _run_yosys(yosys, lines, work, "synth_asic", stat_json, top,
-                                    timeout_s)
+    retime_command = None
+    if not retime:
+        script, log, cells = _run_yosys(yosys, lines + tail, work, "synth_asic", stat_json,
+                                        top, timeout_s)
+    else:
+        retime_script = work / "retime.abc"
+        for k, retime_command in enumerate(RETIME_COMMANDS):
+            retime_script.write_text(retime_abc_script(clock_period_ps, retime_command))
+            # `synth` folds the ReLU/clip muxes into synchronous-reset flops, one reset net
+            # per neuron; `abc -dff` then runs once per (clock, reset) domain and cannot move
+            # a register across domains. Plain D flip-flops put the whole design in one
+            # domain.
+            retime_lines = [
+                "dffunmap",
+                f"abc -exe {_quote(abc)} -dff -liberty {_quote(lib)} "
+                f"-script {_quote(retime_script)}",
+            ]
+            try:
+                script, log, cells = _run_yosys(yosys, lines + retime_lines + tail, work,
+                                                "synth_asic", stat_json, top, timeout_s)
+                break
+            except EdaError as err:
+                if k + 1 == len(RETIME_COMMANDS) or not _abc_aborted(err):
+                    raise
     if black_boxes:
         lib_areas = cell_areas(lib)
         area = sum(n * lib_areas[name] for name, n in cells.items() if name in lib_areas)
@@ -277,6 +305,7 @@ def synth_asic(
         script_path=script,
         abc_script_path=abc_script,
         retimed=retime,
+        retime_command=retime_command,
     )
 
 

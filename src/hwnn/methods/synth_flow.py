@@ -172,6 +172,7 @@ def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: in
         "flip_flops": syn.flip_flops, "cells_by_type": syn.cells_by_type,
         "partitions": syn.partitions,
         **({"stitch": syn.stitch} if syn.stitch else {}),
+        **({"retime_command": syn.retime_command} if syn.retime_command else {}),
         "critical_path_ns": round(tim.critical_path_ns, 4),
         "fmax_mhz": round(tim.fmax_mhz, 2), "critical_path": [tim.startpoint, tim.endpoint],
         "power_clock_mhz": round(1000.0 / clock_ns, 3),
