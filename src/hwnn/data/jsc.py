@@ -143,10 +143,7 @@ def _pythia(settings: JSCSettings, process: str, seed: int) -> Any:
     lines = (f"Beams:eCM = {settings.sqrt_s_gev}",
              f"PhaseSpace:pTHatMin = {settings.pthat_min_gev}",
              f"PhaseSpace:pTHatMax = {settings.pthat_max_gev}",
-             "Random:setSeed = on", f"Random:seed = {seed}",
-             "Next:numberCount = 0", "Next:numberShowEvent = 0", "Next:numberShowInfo = 0",
-             "Next:numberShowProcess = 0", "Init:showChangedSettings = off",
-             "Init:showProcesses = off", "Init:showChangedParticleData = off",
+             "Random:setSeed = on", f"Random:seed = {seed}", "Print:quiet = on",
              *PROCESSES[process][0])
     for line in lines:
         if not pythia.readString(line):
@@ -228,8 +225,7 @@ def generate_chunk(settings: JSCSettings, process: str, index: int, out: Path) -
     stats = {"process": process, "index": index, "seed": seed, "events": events,
              "failed_events": failed, "unmatched_events": unmatched,
              "seconds": round(time.perf_counter() - t0, 2),
-             "sigma_gen_mb": float(pythia.infoPython().sigmaGen())
-             if hasattr(pythia, "infoPython") else None}
+             "sigma_gen_mb": float(pythia.infoPython().sigmaGen())}
     arrays: dict[str, Any] = {"stats": np.array(json.dumps(stats))}
     for cls in classes:
         arrays[f"x_{cls}"] = np.stack(kept[cls])
