@@ -138,3 +138,19 @@ def test_generator_makes_reproducible_matched_jets(tmp_path: Path) -> None:
     with np.load(chunk_path(tmp_path / "a", "tt", 0)) as f1, \
             np.load(chunk_path(tmp_path / "b", "tt", 0)) as f2:
         np.testing.assert_array_equal(f1["x_t"], f2["x_t"])
+
+
+def test_data_info_jsc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from hwnn.cli import app
+
+    settings = JSCSettings(jets_per_class=10, chunk_jets=10)
+    write_fake_chunks(tmp_path, settings, np.random.default_rng(2))
+    assemble(tmp_path, settings)
+    monkeypatch.setenv("HWNN_JSC_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["data", "info", "jsc", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["input_width"] == 16 and summary["num_outputs"] == 5
+    assert summary["sizes"] == {"train": 30, "val": 10, "test": 10}
