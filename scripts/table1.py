@@ -3,7 +3,7 @@
 Reads the job folders under ``results/table1/jobs`` (run the sweep first:
 ``hwnn sweep configs/sweeps/table1.yaml``; rows whose jobs have not finished show '–') and
 writes ``results/table1/{table1_vs_seed.md,table1_vs_seed.json,fig9.png,fig10.png}`` (the
-sweep's own combined report, ``table1.md|json``, sits beside them).
+sweep's own combined report, ``table1_sweep.md|json``, sits beside them).
 
 Column meanings (ours):
 * metric: test accuracy (NID, MNIST) or BER (OFC) after float training, after 8-bit QAT +
@@ -34,7 +34,7 @@ from hwnn.sweep.report import dig
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "configs" / "sweeps" / "table1.yaml"
 OUT = ROOT / "results" / "table1"
-TABLE_MD = "table1_vs_seed.md"  # not table1.md: that name is the sweep's combined report
+TABLE_MD = "table1_vs_seed.md"
 ROWS = ("ofc_a", "ofc_b", "ofc_c", "nid_a", "nid_b", "nid_c", "mnist_mlp")
 # Seed 000 Table I (their Float / Pruned / Prop., fmax Base. / Retim., power Base. / Prop.,
 # weight values Prop.).

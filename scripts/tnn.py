@@ -52,10 +52,48 @@ TYPES = {"type 1 (binary activations, 5 LUT/MAC)": TYPE1_MAC,
          "type 2 (float activations, 2 DSP/MAC)": TYPE2_MAC}
 
 
-def job_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+WEIGHTS_FILE = "weights.json"  # per job: gamma, per-layer sparsity, codec sizes
+
+
+def weight_summary(run_dir: Path, kind: str, summary: dict[str, Any],
+                   previous: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """Non-zero fraction ``gamma``, per-layer sparsity and (ternary) codec sizes of a job's
+    trained weights, kept in ``RUN/weights.json``. Computed from ``model.pt`` when it is
+    there; otherwise read from ``weights.json``; otherwise taken once from the previous
+    ``results/tnn/tnn.json`` row of the same run (same float and final test accuracy: the
+    early TNN jobs were committed without ``model.pt``) and written to ``weights.json``
+    with that source. None when none of these exists (retrain the job)."""
     from hwnn.train.build import load_run
     from hwnn.train.weight_stats import layer_weight_codes
 
+    path = run_dir / WEIGHTS_FILE
+    if (run_dir / "model.pt").is_file():
+        _, model, _ = load_run(run_dir)
+        weights = layer_weight_codes(model)  # type: ignore[arg-type]
+        nonzero = sum(int((w != 0).sum()) for w in weights.values())
+        data = {"source": "model.pt",
+                "gamma": nonzero / sum(w.size for w in weights.values()),
+                "layer_sparsity": {k: 1 - int((w != 0).sum()) / w.size
+                                   for k, w in weights.items()},
+                "codec": (network_codec_report(weights)
+                          if kind in ("ternary", "syq_ternary") else None)}
+    elif path.is_file():
+        return json.loads(path.read_text())
+    else:
+        old = previous.get(run_dir.name)
+        final = next((summary[k] for k in STAGES if summary.get(k) is not None), None)
+        if not old or old.get("float") != summary.get("float") or old.get("final") != final:
+            return None
+        data = {"source": "results/tnn/tnn.json before this file existed (the run's model.pt "
+                          "was not kept)",
+                **{k: old[k] for k in ("gamma", "layer_sparsity", "codec")}}
+    atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
+    return data
+
+
+def job_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    previous = ({r["name"]: r for r in json.loads((OUT / "tnn.json").read_text())["rows"]
+                 if r.get("status") == "done"} if (OUT / "tnn.json").is_file() else {})
     rows = []
     for job in report["jobs"]:
         s = job["summary_test"]
@@ -64,14 +102,13 @@ def job_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append({"name": job["name"], "status": job["status"]})
             continue
         cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
-        _, model, _ = load_run(run_dir)
-        weights = layer_weight_codes(model)  # type: ignore[arg-type]
         kind = cfg.get("model", {}).get("weights", "uniform")
         if cfg.get("train", {}).get("qat") is None:
             kind = "float only"  # e.g. cnn_float: the float stage the SYQ CNN jobs reuse
-        codec = network_codec_report(weights) if kind in ("ternary", "syq_ternary") else None
-        nonzero = sum(int((w != 0).sum()) for w in weights.values())
-        total = sum(w.size for w in weights.values())
+        stats = weight_summary(run_dir, kind, s, previous)
+        if stats is None:
+            rows.append({"name": job["name"], "status": "model missing (retrain)"})
+            continue
         prop = job["designs"].get("prop") or {}
         rows.append({
             "name": job["name"], "status": "done", "weights": kind,
@@ -89,9 +126,8 @@ def job_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
                             if kind.startswith("syq") else None),
             "float": s.get("float"),
             "final": next((s[k] for k in STAGES if s.get(k) is not None), None),
-            "gamma": nonzero / total,
-            "layer_sparsity": {k: 1 - int((w != 0).sum()) / w.size for k, w in weights.items()},
-            "codec": codec,
+            "gamma": stats["gamma"], "layer_sparsity": stats["layer_sparsity"],
+            "codec": stats["codec"],
         })
     return rows
 

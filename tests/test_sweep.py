@@ -96,7 +96,7 @@ def test_small_sweep_on_ray_runs_reports_and_resumes(tmp_path: Path) -> None:
                                                      "mismatches"]}
         assert set(row["designs"]["prop"]["sim"]["mismatches"].values()) == {0}
         assert (run / "job.log").read_text().count("=== job") == 2
-    md = (tmp_path / "tiny_sweep.md").read_text()
+    md = (tmp_path / "tiny_sweep_sweep.md").read_text()
     assert "| a | done | accuracy" in md
     # a second run skips both jobs without touching them
     stamp = (tmp_path / "jobs" / "a" / "job.json").stat().st_mtime_ns

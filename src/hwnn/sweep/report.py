@@ -103,10 +103,12 @@ def markdown(spec: SweepSpec, rows: list[dict[str, Any]]) -> str:
 
 
 def write_report(spec: SweepSpec, jobs: list[Job]) -> dict[str, Any]:
+    """Write ``<out>/../<name>_sweep.{json,md}`` (the ``_sweep`` suffix keeps it apart from
+    the results a script makes from the same jobs, e.g. ``results/tnn/tnn.md``)."""
     out = Path(spec.out)
     rows = [collect_job(out / j.name, j) for j in jobs]
     report = {"sweep": spec.name, "out": spec.out, "jobs": rows}
-    base = out.parent / spec.name
+    base = out.parent / f"{spec.name}_sweep"
     atomic_write_bytes(base.with_suffix(".json"), (json.dumps(report, indent=2) + "\n").encode())
     atomic_write_bytes(base.with_suffix(".md"), markdown(spec, rows).encode())
     report["paths"] = [str(base.with_suffix(".json")), str(base.with_suffix(".md"))]
