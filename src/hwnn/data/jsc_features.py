@@ -177,14 +177,15 @@ def soft_drop(p: np.ndarray, z_cut: float = Z_CUT, beta: float = SOFT_DROP_BETA,
     return np.asarray(tree.leaves(node), dtype=np.int64)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=32)
 def _triples(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All index triples ``i < j < k`` below ``n`` as three arrays (lexicographic order)."""
-    i, j = np.triu_indices(n, 1)
+    """All index triples ``i < j < k`` below ``n`` as three int32 arrays (lexicographic
+    order); cached for 32 jet sizes (6.6 MB at n = 150)."""
+    i, j = (a.astype(np.int32) for a in np.triu_indices(n, 1))
     per_pair = n - 1 - j  # how many k > j each pair (i, j) takes
     ii, jj = np.repeat(i, per_pair), np.repeat(j, per_pair)
     start = np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
-    kk = jj + 1 + (np.arange(len(ii)) - start)
+    kk = (jj + 1 + (np.arange(len(ii)) - start)).astype(np.int32)
     return ii, jj, kk
 
 
