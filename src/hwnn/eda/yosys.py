@@ -78,7 +78,8 @@ class AsicSynthResult:
     script_path: Path
     abc_script_path: Path
     retimed: bool = False
-    #: the ABC retiming command that succeeded (:data:`RETIME_COMMANDS`); None: not retimed
+    #: the ABC retiming command that succeeded (:data:`RETIME_COMMANDS`); None when not
+    #: retimed or partitioned (each leaf then tries the commands on its own)
     retime_command: str | None = None
     partitions: int = 0  # leaf modules mapped one by one (0: the whole design at once)
     stitch: dict[str, int] | None = None  # partitioned: hwnn.eda.stitch counts and version
