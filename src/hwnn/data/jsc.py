@@ -33,7 +33,6 @@ seeds, times) and ``OUT/SHA256SUMS``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -49,7 +48,8 @@ from typing import Any
 import numpy as np
 
 from hwnn.atomic import atomic_write_bytes
-from hwnn.data.jsc_features import FEATURES, jet_features, pt_y_phi
+from hwnn.data.jsc_features import FEATURES, delta_r, invariant_mass, jet_features, pt_y_phi
+from hwnn.data.paths import sha256_of
 from hwnn.errors import DataError
 
 #: Class order of the labels (the hls4ml order j_g, j_q, j_w, j_z, j_t).
@@ -117,11 +117,8 @@ def match_class(jet_p4: np.ndarray, parents: list[tuple[int, np.ndarray]],
     ``parents``: ``(pdg_id, (px, py, pz, E))`` of the outgoing hard-process particles."""
     if not parents:
         return None
-    p = np.vstack([jet_p4] + [p4 for _, p4 in parents])
-    _, y, phi = pt_y_phi(p)
-    dphi = np.abs(phi[1:] - phi[0])
-    dphi = np.where(dphi > math.pi, 2 * math.pi - dphi, dphi)
-    dr = np.hypot(y[1:] - y[0], dphi)
+    _, y, phi = pt_y_phi(np.vstack([jet_p4] + [p4 for _, p4 in parents]))
+    dr = delta_r(y, phi)[0, 1:]
     k = int(np.argmin(dr))
     if dr[k] >= match_dr:
         return None
@@ -211,17 +208,16 @@ def generate_chunk(settings: JSCSettings, process: str, index: int, out: Path) -
         if jet is None:
             unmatched += 1
             continue
-        cls = match_class(jet.sum(axis=0), _hard_outgoing(pythia), settings.match_dr)
+        jet_p4 = jet.sum(axis=0)
+        cls = match_class(jet_p4, _hard_outgoing(pythia), settings.match_dr)
         if cls not in kept:
             unmatched += 1
             continue
         if len(kept[cls]) >= settings.chunk_jets:
             continue
         kept[cls].append(jet_features(jet).astype(np.float32))
-        pt, y, _ = pt_y_phi(jet.sum(axis=0)[None, :])
-        px, py, pz, e = jet.sum(axis=0)
-        mass = math.sqrt(max(0.0, e * e - px * px - py * py - pz * pz))
-        jet_kin[cls].append((float(pt[0]), float(y[0]), mass))
+        pt, y, _ = pt_y_phi(jet_p4[None, :])
+        jet_kin[cls].append((float(pt[0]), float(y[0]), invariant_mass(jet)))
     stats = {"process": process, "index": index, "seed": seed, "events": events,
              "failed_events": failed, "unmatched_events": unmatched,
              "seconds": round(time.perf_counter() - t0, 2),
@@ -312,7 +308,7 @@ def assemble(root: Path, settings: JSCSettings) -> dict[str, Any]:
     np.savez_compressed(tmp, x=x, y=y, jet=jet, features=np.array(FEATURES),
                         classes=np.array(CLASSES))
     os.replace(tmp, path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256_of(path)
     record = {
         "format": FORMAT, "settings": asdict(settings), "versions": _versions(),
         "processes": {p: {"pythia": list(s), "classes": list(c)}

@@ -231,11 +231,17 @@ def correlators(z: np.ndarray, theta: np.ndarray,
     return out
 
 
-def groomed_features(p: np.ndarray) -> np.ndarray:
-    """The 16 :data:`FEATURES` of an already groomed jet ``(N, 4)``."""
+def _jet(p: np.ndarray) -> np.ndarray:
+    """``p`` as a float64 ``(N >= 1, 4)`` array of (px, py, pz, E), or ValueError."""
     p = np.asarray(p, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] != 4 or len(p) == 0:
         raise ValueError(f"a jet is an (N >= 1, 4) array of (px, py, pz, E); got {p.shape}")
+    return p
+
+
+def groomed_features(p: np.ndarray) -> np.ndarray:
+    """The 16 :data:`FEATURES` of an already groomed jet ``(N, 4)``."""
+    p = _jet(p)
     pt, y, phi = pt_y_phi(p)
     total = pt.sum()
     if total <= 0:
@@ -260,7 +266,5 @@ def jet_features(p: np.ndarray, z_cut: float = Z_CUT, beta: float = SOFT_DROP_BE
                  r0: float = R0) -> np.ndarray:
     """Soft-drop groom ``(N, 4)`` constituents and return the groomed jet's 16
     :data:`FEATURES` (module docstring)."""
-    p = np.asarray(p, dtype=np.float64)
-    if p.ndim != 2 or p.shape[1] != 4 or len(p) == 0:
-        raise ValueError(f"a jet is an (N >= 1, 4) array of (px, py, pz, E); got {p.shape}")
+    p = _jet(p)
     return groomed_features(p[soft_drop(p, z_cut, beta, r0)])

@@ -23,7 +23,7 @@ import numpy as np
 
 from hwnn.data.base import Dataset, InputQuant, Split
 from hwnn.data.nid import stratified_split
-from hwnn.data.paths import sha256_of
+from hwnn.data.paths import pick_folder, sha256_of
 from hwnn.errors import DataError
 
 ENV_JSC_DIR = "HWNN_JSC_DIR"
@@ -34,12 +34,8 @@ def resolve_jsc_dir(jsc_dir: str | os.PathLike[str] | None = None) -> Path:
     """The JSC data folder (module docstring), or a :class:`DataError` saying how to get one."""
     from hwnn.data.jsc import FEATURES_FILE
 
-    if jsc_dir is not None:
-        root, origin = Path(jsc_dir), "the jsc_dir argument"
-    elif os.environ.get(ENV_JSC_DIR):
-        root, origin = Path(os.environ[ENV_JSC_DIR]), f"${ENV_JSC_DIR}"
-    else:
-        root, origin = _REPO_ROOT / "data" / "jsc", "the repository's data/jsc"
+    root, origin = pick_folder(jsc_dir, "the jsc_dir argument", ENV_JSC_DIR,
+                               _REPO_ROOT / "data" / "jsc", "the repository's data/jsc")
     if not (root / FEATURES_FILE).is_file():
         raise DataError(
             f"JSC data not found: {root / FEATURES_FILE} (from {origin}). The repository ships "

@@ -26,14 +26,21 @@ def repo_default_data_dir() -> Path:
     return _REPO_ROOT.parent / "shared" / "data"
 
 
+def pick_folder(explicit: str | os.PathLike[str] | None, explicit_origin: str, env: str,
+                default: Path, default_origin: str) -> tuple[Path, str]:
+    """``(folder, where it came from)``: ``explicit`` if given, else ``$env`` if set, else
+    ``default``; the origin is for error messages."""
+    if explicit is not None:
+        return Path(explicit), explicit_origin
+    if os.environ.get(env):
+        return Path(os.environ[env]), f"${env}"
+    return default, default_origin
+
+
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """Return the data root, or raise :class:`DataError` saying how to set it."""
-    if data_dir is not None:
-        root, origin = Path(data_dir), "--data-dir"
-    elif os.environ.get(ENV_DATA_DIR):
-        root, origin = Path(os.environ[ENV_DATA_DIR]), f"${ENV_DATA_DIR}"
-    else:
-        root, origin = repo_default_data_dir(), "the default next to the repository"
+    root, origin = pick_folder(data_dir, "--data-dir", ENV_DATA_DIR, repo_default_data_dir(),
+                               "the default next to the repository")
     if not root.is_dir():
         raise DataError(
             f"data folder not found: {root} (from {origin}). Point hwnn at the shipped data "
