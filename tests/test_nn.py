@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -41,6 +41,8 @@ def check_exact(model: QuantSequential, x: torch.Tensor) -> None:
     st.integers(1, 6), st.integers(2, 8), st.integers(2, 8), st.integers(0, 2**31 - 1),
     st.floats(0.01, 100.0), st.booleans(),
 )
+# an input of 31.999998 at scale 64: float32 floor(x/s + 0.5) rounded it up to 1
+@example(27, [], 2, 2, 2, 349, 96.9057992337672, True)
 def test_mlp_integer_mode_is_exact(fan_in, hidden, outs, wbits, abits, seed, gain, signed):
     torch.manual_seed(seed)
     model = build_mlp(fan_in, hidden, outs, InputQuant(8, signed, None), weight_bits=wbits,

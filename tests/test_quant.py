@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from hwnn.quant import CodebookQuantizer, UniformQuantizer, int_act_quant, int_weight_quant
-from hwnn.rules import dyadic, int_range, requantize, snap_mantissa
+from hwnn.quant.ste import round_half_up as torch_round_half_up
+from hwnn.rules import dyadic, int_range, requantize, round_half_up, snap_mantissa
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, width=32)
 tensors = arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 9)), elements=finite)
@@ -76,6 +78,29 @@ def test_round_half_up_ties() -> None:
     q = UniformQuantizer(8, True, scale_mode="fixed", scale=1.0, po2=True)
     x = torch.tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5])
     assert q(x).tolist() == [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-2.0**40, 2.0**40, allow_nan=False, width=32))
+@example(float(np.nextafter(np.float32(0.5), np.float32(0))))  # 0.49999997 + 0.5 == 1 in fp32
+@example(-2.5)
+def test_round_half_up_is_exact_in_every_precision(v: float) -> None:
+    """floor(v + 1/2) of the exact rational v, in numpy float32/float64 and torch."""
+    exact = math.floor(Fraction(v) + Fraction(1, 2))
+    for dtype in (np.float32, np.float64):
+        assert int(round_half_up(np.array([v], dtype=dtype))[0]) == exact
+    for tdtype in (torch.float32, torch.float64):
+        assert int(torch_round_half_up(torch.tensor([v], dtype=tdtype))[0]) == exact
+
+
+def test_fake_and_integer_quantize_round_the_same_quotient() -> None:
+    """0.75 / float32(0.3) is 2.4999999 in float64 but rounds to 2.5 in float32: both the
+    fake-quant and the integer path must give code 2."""
+    q = UniformQuantizer(8, True, scale_mode="fixed", scale=0.3, po2=False)
+    x = torch.tensor([0.75, 1.35, 3.45], dtype=torch.float32)
+    codes, scale = q.quantize(x)
+    assert codes.tolist() == [2, 4, 11]
+    assert torch.equal((codes * scale).float(), q(x))
 
 
 @settings(max_examples=60, deadline=None)

@@ -3,7 +3,10 @@
 Every path that turns a wide integer (an accumulator) into a narrow one — the torch layers
 in fake-quant and integer mode, the IR reference and the generated RTL — uses exactly:
 
-* **rounding**: round half up, ``round(v) = floor(v + 1/2)`` (ties go towards +inf);
+* **rounding**: round half up, ``round(v) = floor(v + 1/2)`` (ties go towards +inf),
+  evaluated exactly as ``f + [v - f >= 1/2]`` with ``f = floor(v)`` (``v - f`` is exact in
+  binary floating point, whereas ``v + 1/2`` can round up: in float32
+  ``0.49999997 + 0.5 == 1.0``);
 * **requantization** ("embedded scale", seed 000 §III-B): the real ratio between the
   accumulator's scale and the output's scale is an exact dyadic number ``M / 2^S`` with an
   integer multiplier ``M >= 1`` and shift ``S >= 0``; the output is
@@ -67,6 +70,13 @@ def requantize(
     return (acc * mult + rounding) >> sh
 
 
+def round_half_up(values: np.ndarray | float) -> np.ndarray:
+    """``floor(v + 1/2)`` computed without the rounding error of ``v + 1/2`` (see above)."""
+    v = np.asarray(values)
+    low = np.floor(v)
+    return low + (v - low >= 0.5)
+
+
 def saturate(values: np.ndarray, bits: int, signed: bool) -> np.ndarray:
     low, high = int_range(bits, signed)
     return np.clip(values, low, high)
@@ -75,4 +85,4 @@ def saturate(values: np.ndarray, bits: int, signed: bool) -> np.ndarray:
 def snap_mantissa(scale: float, mantissa_bits: int) -> float:
     """Round a positive float to ``mantissa_bits`` significant bits (nearest, half up)."""
     mant, exp = math.frexp(scale)
-    return math.ldexp(math.floor(mant * 2**mantissa_bits + 0.5), exp - mantissa_bits)
+    return math.ldexp(float(round_half_up(mant * 2**mantissa_bits)), exp - mantissa_bits)

@@ -25,7 +25,7 @@ from hwnn.ir.conv import ConvLayer, conv_forward
 from hwnn.ir.model import DenseLayer, Head, IRError, IRNetwork
 from hwnn.ir.ranges import worst_case_acc_range
 from hwnn.ir.sam import SamLayer, sam_accumulate
-from hwnn.rules import requantize
+from hwnn.rules import requantize, round_half_up
 
 
 def fit_accumulator(acc: np.ndarray, bits: int | np.ndarray, overflow: str) -> np.ndarray:
@@ -125,5 +125,5 @@ def quantize_inputs(net: IRNetwork, x_real: np.ndarray) -> np.ndarray:
     if net.input.scale is None:
         raise IRError("this IR does not record an input scale; pass integer codes")
     lo, hi = net.input.range()
-    codes = np.floor(np.asarray(x_real, dtype=np.float64) / net.input.scale + 0.5)
+    codes = round_half_up(np.asarray(x_real, dtype=np.float64) / net.input.scale)
     return np.clip(codes, lo, hi).astype(np.int64)

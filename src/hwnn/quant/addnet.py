@@ -94,10 +94,9 @@ class AddNetQuantizer(UniformQuantizer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x
-        s = self.scale(x)
-        dt = torch.float64 if float(s.detach()) < torch.finfo(x.dtype).tiny else x.dtype
-        codes = nearest_value(self.book, x.detach().to(dt) / s.detach().to(dt))
-        return ((x - x.detach()) + codes * s.to(dt)).to(x.dtype)
+        s = self.scale(x).double()  # float64 like quantize(): the same quotient is rounded
+        codes = nearest_value(self.book, x.detach().double() / s.detach())
+        return ((x - x.detach()) + codes * s).to(x.dtype)
 
     @torch.no_grad()
     def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

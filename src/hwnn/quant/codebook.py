@@ -67,7 +67,7 @@ class CodebookQuantizer(UniformQuantizer):
         if not self.enabled:
             return x
         s, dt = self.working_scale(x)
-        return replace_ste(x, (self.nearest(x.to(dt) / s) * s).to(x.dtype))
+        return replace_ste(x, (self.nearest(x.detach().to(dt) / s) * s).to(x.dtype))
 
     @torch.no_grad()
     def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,8 +6,10 @@ import torch
 
 
 def round_half_up(x: torch.Tensor) -> torch.Tensor:
-    """``floor(x + 1/2)``: the rounding rule of :mod:`hwnn.rules`."""
-    return torch.floor(x + 0.5)
+    """``floor(x + 1/2)``: the rounding rule of :mod:`hwnn.rules`, evaluated exactly as
+    ``f + [x - f >= 1/2]`` with ``f = floor(x)`` (``x + 0.5`` itself can round up)."""
+    low = torch.floor(x)
+    return low + (x - low >= 0.5).to(x.dtype)
 
 
 def round_half_up_ste(x: torch.Tensor) -> torch.Tensor:

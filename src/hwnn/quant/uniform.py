@@ -113,17 +113,29 @@ class UniformQuantizer(nn.Module):
         return s.reshape((-1,) + (1,) * (x.dim() - 1))
 
     def working_scale(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.dtype]:
-        """The scale broadcast against ``x`` and the dtype to fake-quantize in: ``x.dtype``, or
-        float64 when a scale is below that dtype's smallest normal number (weights of ~1e-44
-        in float32), where ``x / s`` would lose precision or divide by 0."""
+        """The scale broadcast against ``x`` and the dtype in which fake quantization divides.
+
+        :meth:`quantize` rounds the float64 quotient ``x / s``; the fake path must round the
+        same number. When every scale is a power of two and a normal number of ``x.dtype``,
+        ``x / s`` is exact in ``x.dtype`` (fast path); otherwise (max- or mantissa-snapped
+        scales, scales of ~1e-44) a float32 quotient can land on the other side of a half, so
+        the division happens in float64.
+        """
         s = self.scale(x)
-        tiny = torch.finfo(x.dtype).tiny if x.dtype.is_floating_point else 0.0
-        dt = torch.float64 if bool((s.detach().abs() < tiny).any()) else x.dtype
+        dt = x.dtype
+        if dt != torch.float64:
+            detached = s.detach()
+            power_of_two = bool((torch.frexp(detached).mantissa == 0.5).all())
+            normal = bool((detached >= torch.finfo(dt).tiny).all()) if dt.is_floating_point \
+                else False
+            if not (power_of_two and normal):
+                dt = torch.float64
         return self._broadcast(s.to(dt), x), dt
 
     # --------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Fake quantization ``s * clamp(round(x/s))`` with STE through the rounding."""
+        """Fake quantization ``s * clamp(round(x/s))`` with STE through the rounding (the
+        quotient is the one :meth:`quantize` rounds, see :meth:`working_scale`)."""
         if not self.enabled:
             return x
         s, dt = self.working_scale(x)
