@@ -205,11 +205,18 @@ def markdown(rows: list[dict[str, Any]], dec: dict[str, Any]) -> str:
         lines += table(["job", "weights", "scales", "float", "SYQ", "zeros"],
                        [[r["name"], r["weights"], r["granularity"], _pct(r["float"]),
                          _pct(r["final"]), f"{100 * (1 - r['gamma']):.1f} %"] for r in syq])
-    lines += ["", "## Per-layer sparsity", ""]
-    layer_names = sorted({k for r in done for k in r["layer_sparsity"]})
-    lines += table(["job", *layer_names],
-                   [[r["name"], *(f"{100 * r['layer_sparsity'].get(k, 0):.1f} %"
-                                  for k in layer_names)] for r in done])
+    lines += ["", "## Per-layer sparsity", "",
+              "Share of zero weights per weight layer, one table per network shape; columns "
+              "are weight layers in network order (module index in brackets)."]
+    shapes: dict[tuple[str, ...], list[dict]] = {}
+    for r in done:
+        key = tuple(sorted(r["layer_sparsity"], key=lambda k: (len(k), k)))
+        shapes.setdefault(key, []).append(r)
+    for layer_names, rows in shapes.items():
+        lines.append("")
+        lines += table(["job", *(f"layer {i + 1} [{k}]" for i, k in enumerate(layer_names))],
+                       [[r["name"], *(f"{100 * r['layer_sparsity'][k]:.1f} %"
+                                      for k in layer_names)] for r in rows])
     if dec:
         lines += ["", "## Effective throughput (§3.4.4) with our gamma", "",
                   f"KU115 at 250 MHz, 70 % of LUTs / all DSPs. Decoder C_d: the RLE "
