@@ -166,8 +166,7 @@ def _exported_run(run_dir: Path, seed: int = 0) -> str:
 def test_finished_job_with_an_older_asic_result_is_not_done(tmp_path: Path) -> None:
     from hwnn.eda.sta import POWER_METHOD_VERSION
     from hwnn.eda.yosys import ASIC_FLOW_VERSION
-    from hwnn.sweep.job import JOB_FILE
-    from hwnn.sweep.runner import job_is_done
+    from hwnn.sweep.job import JOB_FILE, job_is_done
     from hwnn.sweep.spec import DesignSpec, Job
 
     job = Job(name="j", config={}, steps=["synth"], sim_vectors=10, power_vectors=100,
@@ -190,8 +189,7 @@ def test_results_of_a_retrained_network_are_redone(tmp_path: Path) -> None:
     """Retraining is not bit-reproducible: a simulation or synthesis made from another
     export of the run (another IR fingerprint) does not count as done, so a finished job
     whose network changed is simulated and synthesised again."""
-    from hwnn.sweep.job import JOB_FILE, _sim_done
-    from hwnn.sweep.runner import job_is_done
+    from hwnn.sweep.job import JOB_FILE, _sim_done, job_is_done
     from hwnn.sweep.spec import DesignSpec, Job
 
     job = Job(name="j", config={}, steps=["sim", "synth"], sim_vectors=10, power_vectors=0,
@@ -250,3 +248,32 @@ def test_a_job_whose_worker_dies_is_recorded_and_the_sweep_goes_on(
     saved = json.loads((tmp_path / "out" / "a" / "job.json").read_text())
     assert saved["status"] == "failed" and "running low on memory" in saved["error"]
     assert saved["steps"] == {"train": {"seconds": 1.0}} and "current" not in saved
+
+
+def test_a_job_running_or_finished_in_another_process_is_not_run_again(tmp_path: Path) -> None:
+    """Two sweep processes that name the same job: the one that finds the job's lock held
+    skips it without writing; one that finds it done when its worker starts returns the
+    recorded status without running a step."""
+    import fcntl
+
+    from hwnn.sweep.job import JOB_FILE, JOB_LOCK, JOB_LOG, run_job
+    from hwnn.sweep.spec import Job
+
+    job = Job(name="j", config={}, steps=["train"], sim_vectors=10, power_vectors=0,
+              clock_ns=2.0, timeout_s=60, designs=[])
+    recorded = {"name": "j", "status": "running", "steps": {}}
+    (tmp_path / JOB_FILE).write_text(json.dumps(recorded))
+    with open(tmp_path / JOB_LOCK, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        status = run_job(job.model_dump(mode="json"), str(tmp_path))
+    assert status["status"] == "skipped" and "another process" in status["error"]
+    assert json.loads((tmp_path / JOB_FILE).read_text()) == recorded
+    assert not (tmp_path / JOB_LOG).exists()
+
+    done = {"name": "j", "status": "done", "steps": {"train": {"seconds": 3.0}},
+            "job": job.model_dump(mode="json"), "seconds": 3.0}
+    (tmp_path / JOB_FILE).write_text(json.dumps(done))
+    status = run_job(job.model_dump(mode="json"), str(tmp_path))
+    assert status["status"] == "done" and status["steps"] == done["steps"]
+    assert json.loads((tmp_path / JOB_FILE).read_text()) == done
+    assert not (tmp_path / JOB_LOG).exists()

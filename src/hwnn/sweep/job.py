@@ -8,11 +8,17 @@ synthesis when ``synth.json`` already holds the design/target made from the same
 same clock, power vectors and power method. Output
 of the library (training epochs, tool progress) goes to ``RUN/job.log``; the outcome of each step
 to ``RUN/job.json``.
+
+Two sweep processes may name the same job (e.g. two ``hwnn sweep --only`` runs over one
+sweep file): a job holds an exclusive lock on ``RUN/.job.lock`` while it runs, so the second
+process skips it instead of writing into the same folder, and a job found done when its
+worker starts (finished by another process after this sweep was submitted) is not re-run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import json
 import time
@@ -29,6 +35,7 @@ from hwnn.sweep.spec import DesignSpec, Job
 
 JOB_FILE = "job.json"
 JOB_LOG = "job.log"
+JOB_LOCK = ".job.lock"
 
 
 def sim_file(run_dir: Path, design: DesignSpec) -> Path:
@@ -119,6 +126,16 @@ def results_current(run_dir: Path, job: Job) -> bool:
         for design, target, key in _synth_targets(job))
 
 
+def job_is_done(run_dir: Path, job: Job) -> bool:
+    """``job.json`` says done for this exact job definition and every result is current."""
+    path = run_dir / JOB_FILE
+    if not path.is_file():
+        return False
+    status = json.loads(path.read_text())
+    return (status.get("status") == "done" and status.get("job") == job.model_dump(mode="json")
+            and results_current(run_dir, job))
+
+
 def _write_status(run_dir: Path, status: dict[str, Any]) -> None:
     atomic_write_bytes(run_dir / JOB_FILE, (json.dumps(status, indent=2) + "\n").encode())
 
@@ -195,12 +212,28 @@ def run_job(job_data: dict[str, Any], run_dir: str) -> dict[str, Any]:
     """Run every step of one job (a plain-dict :class:`Job`, so it crosses process and
     machine boundaries as JSON); returns and writes the job status. Never raises: a
     failure is recorded with its traceback so the rest of the sweep goes on."""
-    import torch
-    from rich.console import Console
-
     job = Job.model_validate(job_data)
     out = Path(run_dir)
     out.mkdir(parents=True, exist_ok=True)
+    with open(out / JOB_LOCK, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return {"name": job.name, "status": "skipped", "seconds": 0.0,
+                    "error": f"another process is running this job now (lock {out / JOB_LOCK}); "
+                             "its results land in the same folder, re-run the sweep after it "
+                             "ends to include them in the report"}
+        if job_is_done(out, job):
+            done: dict[str, Any] = json.loads((out / JOB_FILE).read_text())
+            return done | {"status": "done", "seconds": 0.0}
+        return _run_locked(job, out)
+
+
+def _run_locked(job: Job, out: Path) -> dict[str, Any]:
+    """:func:`run_job` once the job's lock is held and the job is not done."""
+    import torch
+    from rich.console import Console
+
     torch.set_num_threads(1)  # one core per job; Ray runs as many jobs as cores
     status: dict[str, Any] = {"name": job.name, "status": "running", "steps": {},
                               "started": time.strftime("%Y-%m-%d %H:%M:%S"),

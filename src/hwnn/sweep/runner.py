@@ -10,7 +10,6 @@ the same command again.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -19,18 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from hwnn.errors import HwnnError
-from hwnn.sweep.job import JOB_FILE, record_crash, results_current, run_job
+from hwnn.sweep.job import job_is_done, record_crash, run_job
 from hwnn.sweep.report import write_report
 from hwnn.sweep.spec import Job, SweepSpec
-
-
-def job_is_done(run_dir: Path, job: Job) -> bool:
-    path = run_dir / JOB_FILE
-    if not path.is_file():
-        return False
-    status = json.loads(path.read_text())
-    return (status.get("status") == "done" and status.get("job") == job.model_dump(mode="json")
-            and results_current(run_dir, job))
 
 
 def _ray() -> Any:
