@@ -94,8 +94,8 @@ class AddNetQuantizer(UniformQuantizer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x
-        s = self.scale(x).double()  # float64 like quantize(): the same quotient is rounded
-        codes = nearest_value(self.book, x.detach().double() / s.detach())
+        s, dt = self.working_scale(x)  # rounds the quotient quantize() rounds
+        codes = nearest_value(self.book, x.detach().to(dt) / s.detach())
         return ((x - x.detach()) + codes * s).to(x.dtype)
 
     @torch.no_grad()

@@ -122,14 +122,10 @@ class UniformQuantizer(nn.Module):
         the division happens in float64.
         """
         s = self.scale(x)
-        dt = x.dtype
-        if dt != torch.float64:
-            detached = s.detach()
-            power_of_two = bool((torch.frexp(detached).mantissa == 0.5).all())
-            normal = bool((detached >= torch.finfo(dt).tiny).all()) if dt.is_floating_point \
-                else False
-            if not (power_of_two and normal):
-                dt = torch.float64
+        d = s.detach()
+        exact = (x.dtype.is_floating_point and bool((torch.frexp(d).mantissa == 0.5).all())
+                 and bool((d >= torch.finfo(x.dtype).tiny).all()))
+        dt = x.dtype if exact else torch.float64
         return self._broadcast(s.to(dt), x), dt
 
     # --------------------------------------------------------------- forward

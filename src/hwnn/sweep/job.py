@@ -224,8 +224,7 @@ def run_job(job_data: dict[str, Any], run_dir: str) -> dict[str, Any]:
                              "its results land in the same folder, re-run the sweep after it "
                              "ends to include them in the report"}
         if job_is_done(out, job):
-            done: dict[str, Any] = json.loads((out / JOB_FILE).read_text())
-            return done | {"status": "done", "seconds": 0.0}
+            return json.loads((out / JOB_FILE).read_text()) | {"seconds": 0.0}
         return _run_locked(job, out)
 
 
