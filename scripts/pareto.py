@@ -1,10 +1,13 @@
 """Issue 5 item 5: accuracy vs LUT6 and vs Nangate45 area on NID and MNIST, every method side
-by side, from two sweeps:
+by side (and on JSC for issue 11, once its sweep has run), from these sweeps:
 
 * ``configs/sweeps/table1.yaml`` - (a) generic 8-bit (design ``base``: weights in registers)
   and (c) embedded + hardware-aware (design ``prop``) for nid_a/b/c and mnist_mlp;
 * ``configs/sweeps/pareto.yaml`` - (b) embedded 8-bit without the hardware-aware stage,
-  low-bit embedded (2-4-bit weights and activations) and (d) LogicNets-style LUT networks.
+  low-bit embedded (2-4-bit weights and activations) and (d) LogicNets-style LUT networks;
+* ``configs/sweeps/jsc.yaml`` (read when ``results/jsc/jobs`` exists) - (a) and (c) for
+  jsc_a/b/c and (d) for the LogicNets JSC-S/M/L shapes, all on the jets hwnn generated
+  (``data/jsc``), so only comparable with each other.
 
 Accuracy = test accuracy of the network that was synthesized (the last training stage).
 LUT6 = Yosys ``synth_xilinx`` LUT count (all LUT sizes); area = Yosys + ABC on Nangate45.
@@ -30,8 +33,11 @@ from hwnn.sweep.report import dig
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = (ROOT / "configs" / "sweeps" / "table1.yaml", ROOT / "configs" / "sweeps" / "pareto.yaml")
+JSC_SWEEP = ROOT / "configs" / "sweeps" / "jsc.yaml"  # optional: read once its jobs exist
 OUT = ROOT / "results" / "pareto"
-TASKS = ("nid", "mnist")
+TASKS = ("nid", "mnist", "jsc")
+HW_AWARE_JOBS = {"table1": ("nid_a", "nid_b", "nid_c", "mnist_mlp"),
+                 "jsc": ("jsc_a", "jsc_b", "jsc_c")}
 STAGES = ("hw_aware", "finetune", "qat", "float")  # the last stage a run trained
 # LogicNets FPL 2020 Table (NID, Vivado LUTs; official UNSW-NB15 train/test split)
 LOGICNETS_PUBLISHED = {"NID-S": (0.894, 110), "NID-M": (0.926, 3058), "NID-L": (0.931, 9087)}
@@ -46,8 +52,8 @@ FAMILIES = {  # family -> (marker, colour)
 
 
 def _family(sweep: str, job: str, design: str) -> str | None:
-    if sweep == "table1":
-        if job not in ("nid_a", "nid_b", "nid_c", "mnist_mlp") or design == "retimed":
+    if job in HW_AWARE_JOBS.get(sweep, ()):
+        if design == "retimed":
             return None
         return "(a) generic 8-bit" if design == "base" else "(c) embedded + hw-aware"
     if job.startswith("logicnets_"):
@@ -56,11 +62,11 @@ def _family(sweep: str, job: str, design: str) -> str | None:
 
 
 def points(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """One point per (job, design) of the NID and MNIST jobs."""
+    """One point per (job, design) of the NID, MNIST and JSC jobs."""
     out = []
     for sweep, report in reports.items():
         for job in report["jobs"]:
-            task = "nid" if "nid" in job["name"] else "mnist" if "mnist" in job["name"] else None
+            task = next((t for t in TASKS if t in job["name"]), None)
             if task is None:
                 continue
             s = job["summary_test"] or {}
@@ -112,13 +118,14 @@ def markdown(pts: list[dict[str, Any]]) -> str:
     lines = ["# Accuracy vs hardware cost: generic, embedded, hardware-aware, low-bit, "
              "LogicNets-style", "",
              "Made by `hwnn sweep configs/sweeps/table1.yaml`, `hwnn sweep "
-             "configs/sweeps/pareto.yaml`, then `python scripts/pareto.py` (definitions in the "
+             "configs/sweeps/pareto.yaml` (JSC: `hwnn sweep configs/sweeps/jsc.yaml`), then "
+             "`python scripts/pareto.py` (definitions in the "
              "script's docstring). Test accuracy of the synthesized network; LUT6 from Yosys "
              "`synth_xilinx` (xc7), area from Yosys + ABC on Nangate45; power at 500 MHz from "
              "1,000 test vectors. 'analytic' = LogicNets' (Y/3)(2^(X-4) - (-1)^X) per neuron. "
              "'sim' = RTL vs IR reference on 10,000 test vectors (Icarus + Verilator), 'gate' = "
              "mismatches of the mapped Nangate45 netlist on the power vectors.", ""]
-    for task in TASKS:
+    for task in (t for t in TASKS if any(p["task"] == t for p in pts)):
         tp = sorted((p for p in pts if p["task"] == task),
                     key=lambda p: (p["lut6"] is None, p["lut6"] or 0))
         front = {id(p) for p in pareto_front(tp, "lut6")}
@@ -149,6 +156,10 @@ def markdown(pts: list[dict[str, Any]]) -> str:
                              f"LogicNets {name}: {100 * acc:.1f} %, {luts:,} LUT"])
             lines += table(["accuracy", "our cheapest design", "LUT6", "published"], rows)
             lines.append("")
+        if task == "jsc":
+            lines += ["JSC accuracies are on the jets hwnn generated (Pythia 8 + FastJet, "
+                      "`data/jsc`), not the hls4ml sample behind published JSC and LogicNets "
+                      "numbers, so only the methods in this table compare with each other.", ""]
     if any(p["power_withheld"] for p in pts):
         lines += [STALE_POWER_NOTE, ""]
     return "\n".join(lines) + "\n"
@@ -160,8 +171,9 @@ def plot(pts: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(12, 9))
-    for row, task in enumerate(TASKS):
+    tasks = [t for t in TASKS if any(p["task"] == t for p in pts)]
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(12, 4.5 * len(tasks)), squeeze=False)
+    for row, task in enumerate(tasks):
         tp = [p for p in pts if p["task"] == task and p["accuracy"] is not None]
         for col, (cost, label) in enumerate((("lut6", "LUT6 (Yosys synth_xilinx)"),
                                              ("area_um2", "Nangate45 area (µm²)"))):
@@ -196,16 +208,19 @@ def plot(pts: list[dict[str, Any]], path: Path) -> None:
 
 
 def main() -> None:
-    reports = {}
-    for sweep in SWEEPS:
+    reports, used = {}, []
+    for sweep in (*SWEEPS, JSC_SWEEP):
         spec, jobs = load_sweep(sweep)
+        if sweep == JSC_SWEEP and not Path(spec.out).is_dir():
+            continue
         reports[spec.name] = write_report(spec, jobs)
+        used.append(sweep)
     pts = points(reports)
     OUT.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(OUT / "pareto.md", markdown(pts).encode())
     atomic_write_bytes(OUT / "pareto.json", (json.dumps(
         {"points": pts, "logicnets_published": LOGICNETS_PUBLISHED,
-         "sweeps": [str(s.relative_to(ROOT)) for s in SWEEPS]}, indent=2) + "\n").encode())
+         "sweeps": [str(s.relative_to(ROOT)) for s in used]}, indent=2) + "\n").encode())
     plot(pts, OUT / "pareto.png")
     print(f"wrote {OUT / 'pareto.md'} and pareto.png ({len(pts)} designs)")
 
