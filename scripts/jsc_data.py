@@ -7,7 +7,12 @@ Reads the raw (unstandardised) features of ``jsc_features.npz`` and ``generation
 writes ``OUT/data.md``, ``OUT/data.json`` and ``OUT/distributions.png`` (one panel per
 feature, one histogram per class). The groomed mass peak of a class is the centre of the
 fullest 5 GeV bin between 40 and 250 GeV; W, Z and top jets should peak near 80, 91 and
-173 GeV, gluon and quark jets should not peak there.
+173 GeV, gluon and quark jets should not peak there. The share of jets with groomed mass
+below 40 GeV shows how often soft drop (z_cut = 0.1) removed a decay prong of a W, Z or top.
+
+When a trained JSC model exists (``--model``, default the JSC-A job of
+``configs/sweeps/jsc.yaml``), its test-set confusion matrix is added: it shows which classes
+our generated jets leave hard to separate.
 """
 
 from __future__ import annotations
@@ -64,7 +69,41 @@ def plot(x: np.ndarray, y: np.ndarray, path: Path) -> None:
     plt.close(fig)
 
 
-def describe(jsc_dir: Path | None, out: Path) -> dict[str, Any]:
+def confusion(run_dir: Path) -> tuple[str, np.ndarray]:
+    """Test-set confusion matrix (rows: true class, columns: predicted) of the trained model
+    in ``run_dir`` (the last stage it trained), and the stage name."""
+    import torch
+
+    from hwnn.data import load_dataset
+    from hwnn.train.build import load_run
+
+    cfg, model, _ = load_run(run_dir)
+    test = load_dataset("jsc", seed=cfg.data.seed).test
+    with torch.no_grad():
+        pred = model(torch.as_tensor(test.x, dtype=torch.float32)).argmax(1).numpy()
+    matrix = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(test.y), pred), 1)
+    return cfg.name, matrix
+
+
+def confusion_lines(name: str, matrix: np.ndarray, per_class: dict[str, dict[str, Any]]
+                    ) -> list[str]:
+    """The confusion matrix as Markdown, with the share of W / Z jets taken for light quarks
+    beside the share whose groomed mass fell below 40 GeV."""
+    rows = [[LABELS[c]] + [f"{v:,}" for v in matrix[i]] + [f"{matrix[i, i] / matrix[i].sum():.1%}"]
+            for i, c in enumerate(CLASSES)]
+    acc = matrix.trace() / matrix.sum()
+    q = CLASSES.index("q")
+    as_quark = [matrix[CLASSES.index(c), q] / matrix[CLASSES.index(c)].sum() for c in "wz"]
+    low_mass = [per_class[c]["mass_below_40_gev"] for c in "wz"]
+    return ["", f"## Confusion matrix of `{name}` on the test split ({acc:.2%} accuracy)", "",
+            *table(["true \\ predicted", *(LABELS[c] for c in CLASSES), "recall"], rows), "",
+            f"W / Z jets predicted as light quark: {as_quark[0]:.1%} / {as_quark[1]:.1%}. W / Z "
+            f"jets with groomed mass below 40 GeV: {low_mass[0]:.1%} / {low_mass[1]:.1%} (soft "
+            "drop removed a decay prong and left a quark-like one-prong jet)."]
+
+
+def describe(jsc_dir: Path | None, out: Path, model: Path | None = None) -> dict[str, Any]:
     root = resolve_jsc_dir(jsc_dir)
     path = verified_features(root)
     with np.load(path) as f:
@@ -75,6 +114,7 @@ def describe(jsc_dir: Path | None, out: Path) -> dict[str, Any]:
     per_class = {cls: {"jets": int((y == c).sum()),
                        "mass_peak_gev": mass_peak(mass[y == c]),
                        "mass_median_gev": float(np.median(mass[y == c])),
+                       "mass_below_40_gev": float((mass[y == c] < 40.0).mean()),
                        "multiplicity_median": float(np.median(mult[y == c]))}
                  for c, cls in enumerate(CLASSES)}
     out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +125,8 @@ def describe(jsc_dir: Path | None, out: Path) -> dict[str, Any]:
               "cpu_seconds": gen["cpu_seconds"], "per_class": per_class}
     rows = [[LABELS[c], f"{v['jets']:,}", f"{v['mass_peak_gev']:.1f}",
              f"{EXPECTED_PEAK_GEV[c]:.1f}" if c in EXPECTED_PEAK_GEV else "–",
-             f"{v['mass_median_gev']:.1f}", f"{v['multiplicity_median']:.0f}"]
+             f"{v['mass_median_gev']:.1f}", f"{v['mass_below_40_gev']:.1%}",
+             f"{v['multiplicity_median']:.0f}"]
             for c, v in per_class.items()]
     versions = ", ".join(f"{k} {v}" for k, v in gen["versions"].items())
     text = "\n".join([
@@ -97,12 +138,18 @@ def describe(jsc_dir: Path | None, out: Path) -> dict[str, Any]:
         + ", ".join(f"{p} {gen['events'][p]:,} events in {gen['cpu_seconds'][p] / 3600:.2f} "
                     "CPU h" for p in gen["events"]) + ".", "",
         *table(["class", "jets", "groomed mass peak GeV", "expected", "median mass GeV",
-                "median multiplicity"], rows), "",
+                "groomed mass < 40 GeV", "median multiplicity"], rows), "",
         "![distributions](distributions.png)", "",
         "Accuracies on this data are not comparable with published JSC numbers, which come "
         "from a different generator chain (the hls4ml sample); methods are compared with "
         "each other on the same data.",
-    ]) + "\n"
+    ])
+    if model is not None and (model / "model.pt").is_file():
+        name, matrix = confusion(model)
+        result["confusion"] = {"model": str(model), "classes": list(CLASSES),
+                               "matrix": matrix.tolist()}
+        text += "\n" + "\n".join(confusion_lines(name, matrix, per_class))
+    text += "\n"
     write_result(out, "data", result, text)
     return result
 
@@ -111,8 +158,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jsc-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "jsc")
+    parser.add_argument("--model", type=Path, default=ROOT / "results" / "jsc" / "jobs" / "jsc_a",
+                        help="trained JSC run whose test confusion matrix is added (if present)")
     args = parser.parse_args()
-    result = describe(args.jsc_dir, args.out)
+    result = describe(args.jsc_dir, args.out, args.model)
     for cls, v in result["per_class"].items():
         print(f"{cls}: {v['jets']:,} jets, groomed mass peak {v['mass_peak_gev']:.1f} GeV")
 
