@@ -42,9 +42,12 @@ MEMORY_ENV = "HWNN_TOOL_MEMORY_GB"
 #: Default limit. Measured: Yosys on the embedded MNIST MLP (784-64-32-10, 8-bit constant
 #: weights) grew past 17 GB in ``synth`` and Ray's out-of-memory monitor then killed every
 #: sweep worker on the node; with a per-tool cap that call fails alone, with a clear error.
-#: The largest calls that do finish peak at 2.8 GB (Yosys, generic OFC-A ASIC), so 8 GiB
-#: leaves room for three sweeps side by side on a 24 GiB machine. Exception: the generic
-#: OFC-C baseline needs more than 8 GiB in ABC (it segfaults); it was run alone at 16.
+#: The limit is per process (RLIMIT_AS): the ABC that Yosys starts gets its own, so one
+#: synthesis can hold up to twice it (measured 2026-11-26: Yosys 5.7 GB plus its ABC 5.4 GB
+#: on the generic JSC-B ASIC design). Two such calls beside a sweep worker analysing a
+#: stitched MNIST netlist (Python, not capped) filled the 24 GiB machine and Ray's monitor
+#: killed both workers; run big jobs one or two at a time. The generic OFC-C baseline needs
+#: more than 8 GiB in ABC (it segfaults); it was run alone at 16.
 DEFAULT_MEMORY_GB = 8.0
 
 
