@@ -63,6 +63,7 @@ def test_demo_config_parses() -> None:
         (["data", "ofc"], {}, r"data: .*only valid with task: ofc"),
         (["model", "kind"], "cnn", r"model: kind: cnn needs image: \[C, H, W\] and channels"),
         (["model", "channels"], [4], r"model: image and channels apply to kind: cnn only"),
+        (["model", "act_init"], "mse", r"model: act_init applies to kind: lutnet only"),
     ],
 )
 def test_errors_name_the_field(path: list[str], value: object, needle: str) -> None:

@@ -174,6 +174,19 @@ def test_lut_network_synthesizes_on_both_targets(tmp_path: Path) -> None:
     assert asic["area_um2"] > 0 and asic["gate_level_vs_ir_mismatches"] == 0
 
 
+def test_act_init_reaches_every_learned_scale() -> None:
+    """act_init='mse' sets the learned input scale and every layer's; a fixed input scale
+    stays fixed."""
+    learned = LutNet(6, [4], 3, InputQuant(bits=2, signed=True, scale=None), [3, 2], 2, 3,
+                     act_init="mse")
+    assert learned.input_quant.act_quant.init == "mse"
+    assert all(layer.act.act_quant.init == "mse" for layer in learned.layers)
+    fixed = LutNet(6, [4], 3, InputQuant(bits=1, signed=False, scale=1.0), [3, 2], 2, 3,
+                   act_init="mse")
+    assert fixed.input_quant.act_quant.scale_mode == "fixed"
+    assert all(layer.act.act_quant.init == "mse" for layer in fixed.layers)
+
+
 def test_lutnet_run_trains_saves_and_exports(tmp_path: Path) -> None:
     from toy import toy_dataset
 

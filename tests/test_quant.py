@@ -74,6 +74,55 @@ def test_learned_scale_gets_gradient_and_is_power_of_two() -> None:
     assert math.log2(s) == round(math.log2(s))
 
 
+def _mse(q: UniformQuantizer, x: torch.Tensor) -> float:
+    return float(((q(x) - x) ** 2).mean())
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.integers(2, 4), st.booleans(), st.integers(0, 2**31 - 1))
+def test_mse_init_is_no_worse_than_the_percentile_init(bits: int, signed: bool,
+                                                       seed: int) -> None:
+    """init='mse' searches down from the percentile scale, so on the calibration batch its
+    quantization error never exceeds the percentile scale's; ties keep the larger scale."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(4096, generator=gen) * torch.exp(torch.randn(4096, generator=gen))
+    if not signed:
+        x = x.abs()
+    qs = {init: int_act_quant(bits, signed, init=init) for init in ("percentile", "mse")}
+    for q in qs.values():
+        q.train()
+        q(x)  # first batch: initialise
+        q.eval()
+    assert _mse(qs["mse"], x) <= _mse(qs["percentile"], x)
+    assert qs["mse"].scale().item() <= qs["percentile"].scale().item()
+    s = qs["mse"].scale().item()
+    assert math.log2(s) == round(math.log2(s))
+
+
+def test_mse_init_keeps_low_bit_codes_alive() -> None:
+    """2-bit signed codes of heavy-tailed standardised data (JSC-like): the percentile scale
+    rounds nearly everything to 0, the least-error scale does not."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(8192, generator=gen)
+    x[:8] = 8.0  # a few outliers set the 99.99th percentile
+    zero_share = {}
+    for init in ("percentile", "mse"):
+        q = int_act_quant(2, signed=True, init=init)
+        q.train()
+        q(x)
+        codes, _ = q.quantize(x)
+        zero_share[init] = float((codes == 0).float().mean())
+    assert zero_share["percentile"] > 0.95
+    assert zero_share["mse"] < 0.6
+
+
+def test_mse_init_rejects_what_it_does_not_cover() -> None:
+    with pytest.raises(ValueError, match="per-tensor learned"):
+        UniformQuantizer(4, True, scale_mode="max", init="mse")
+    with pytest.raises(ValueError, match="unknown scale init"):
+        UniformQuantizer(4, True, scale_mode="learned", init="median")  # type: ignore[arg-type]
+
+
 def test_round_half_up_ties() -> None:
     q = UniformQuantizer(8, True, scale_mode="fixed", scale=1.0, po2=True)
     x = torch.tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5])

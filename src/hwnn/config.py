@@ -80,6 +80,11 @@ class ModelConfig(_Strict):
     fan_in: list[PositiveInt] | None = Field(
         None, description="lutnet: inputs per neuron, one entry per layer (hidden + output)")
     seed: int = Field(0, description="lutnet: seed of the random fan-in connections")
+    act_init: Literal["percentile", "mse"] = Field(
+        "percentile", description="lutnet: initial learned activation scales, from the "
+        "99.99th percentile of |x| of the first batch, or the power of two with the least "
+        "squared quantization error on it (mse: for 2-3-bit codes of real-valued inputs such "
+        "as JSC, where the percentile scale rounds almost every value to zero)")
     input_bits: int | None = Field(
         None, ge=1, le=8, description="lutnet: re-quantize the inputs to this many bits with a "
         "learned scale (e.g. 1-2 for MNIST pixels, so that tables stay small)")
@@ -125,7 +130,8 @@ class ModelConfig(_Strict):
         elif self.image is not None or self.channels is not None:
             raise ValueError("image and channels apply to kind: cnn only")
         if self.kind == "sam":
-            if self.fan_in is not None or self.input_bits is not None or self.weights != "uniform":
+            if (self.fan_in is not None or self.input_bits is not None
+                    or self.weights != "uniform" or self.act_init != "percentile"):
                 raise ValueError("kind: sam takes hidden (SAM layer widths), sam_bias and the "
                                  "integer widths act_bits, weight_bits, out_bits only")
             if self.act_bits < 2:
@@ -136,6 +142,8 @@ class ModelConfig(_Strict):
         if self.kind in ("mlp", "cnn"):
             if self.fan_in is not None or self.input_bits is not None:
                 raise ValueError("fan_in and input_bits apply to kind: lutnet only")
+            if self.act_init != "percentile":
+                raise ValueError("act_init applies to kind: lutnet only")
             if self.act_bits < 2:
                 raise ValueError(f"kind: {self.kind} needs act_bits >= 2 (1-bit activations: "
                                  "lutnet)")

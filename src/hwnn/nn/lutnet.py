@@ -29,7 +29,7 @@ from hwnn.ir.lut import LutLayer, LutNetwork, address_codes
 from hwnn.ir.model import Head, IRInput
 from hwnn.nn.int_tensor import IntTensor
 from hwnn.nn.layers import QuantAct, QuantIdentity
-from hwnn.quant.uniform import UniformQuantizer, int_act_quant
+from hwnn.quant.uniform import ScaleInit, UniformQuantizer, int_act_quant
 
 ENUM_CHUNK = 4096  # truth-table rows evaluated at once (memory: rows * neurons * F doubles)
 MAX_ADDRESS_BITS = 20  # a neuron's table has 2^(F*b) rows; beyond ~1M rows enumeration and
@@ -85,11 +85,13 @@ class LutNeuronLayer(nn.Module):
 
 
 class LutNet(nn.Module):
-    """Input quantizer → LUT neuron layers (hidden: ReLU, ``act_bits``; last: ``out_bits``)."""
+    """Input quantizer → LUT neuron layers (hidden: ReLU, ``act_bits``; last: ``out_bits``).
+    ``act_init`` sets how the learned scales (inputs without a fixed scale, every layer) are
+    initialised (:class:`hwnn.quant.uniform.UniformQuantizer` ``init``)."""
 
     def __init__(self, input_width: int, hidden: Sequence[int], num_outputs: int,
                  input_quant: InputQuant, fan_in: Sequence[int], act_bits: int, out_bits: int,
-                 seed: int = 0) -> None:
+                 seed: int = 0, act_init: ScaleInit = "percentile") -> None:
         super().__init__()
         self.input_width = input_width
         widths = [input_width, *hidden, num_outputs]
@@ -98,7 +100,8 @@ class LutNet(nn.Module):
         fixed = input_quant.scale is not None
         self.input_quant = QuantIdentity(int_act_quant(input_quant.bits, input_quant.signed,
                                                        scale=input_quant.scale,
-                                                       learned=not fixed))
+                                                       learned=not fixed,
+                                                       init="percentile" if fixed else act_init))
         layers = []
         bits = [input_quant.bits] + [act_bits] * len(hidden)
         for k, (n_in, n_out) in enumerate(itertools.pairwise(widths)):
@@ -109,7 +112,7 @@ class LutNet(nn.Module):
                                  f"2^{address} rows is too large (at most {MAX_ADDRESS_BITS} "
                                  "bits): lower the fan-in or the activation bits")
             last = k == len(widths) - 2
-            quant = int_act_quant(out_bits, signed=True) if last else int_act_quant(act_bits)
+            quant = int_act_quant(out_bits if last else act_bits, signed=last, init=act_init)
             layers.append(LutNeuronLayer(n_in, n_out, min(fan_in[k], n_in), quant,
                                          relu=not last, seed=seed * 1000 + k))
         self.layers = nn.ModuleList(layers)
@@ -201,9 +204,10 @@ class LutNet(nn.Module):
 
 
 def build_lutnet(input_width: int, hidden: list[int], num_outputs: int, input_quant: InputQuant,
-                 fan_in: list[int], act_bits: int, out_bits: int, seed: int = 0) -> LutNet:
+                 fan_in: list[int], act_bits: int, out_bits: int, seed: int = 0,
+                 act_init: ScaleInit = "percentile") -> LutNet:
     return LutNet(input_width, hidden, num_outputs, input_quant, fan_in, act_bits, out_bits,
-                  seed)
+                  seed, act_init)
 
 
 __all__ = ["LutNet", "LutNeuronLayer", "build_lutnet"]

@@ -6,7 +6,10 @@ Scale modes
   (weights; the statistic is not differentiated).
 * ``"learned"`` — ``s`` is a parameter trained with the LSQ gradient (Esser et al. 2020:
   gradient of ``s * round(x/s)`` through the STE, scaled by ``1/sqrt(N * qmax)``),
-  initialised from the first batch it sees (``percentile`` of ``|x|`` / qmax).
+  initialised from the first batch it sees: ``percentile`` of ``|x|`` / qmax (``init=
+  "percentile"``), or the scale with the least squared quantization error on that batch
+  (``init="mse"``; for 1-3-bit codes, where the percentile rule sets a scale so large that
+  almost every value rounds to zero).
 * ``"fixed"``  — ``s`` is given and never changes (e.g. the pixel scale 2^-8 of MNIST).
 
 Scale formats: with ``po2=True`` the scale is a power of two (activations: the requantizer
@@ -27,6 +30,9 @@ from hwnn.quant.ste import grad_scale, round_half_up, round_half_up_ste
 from hwnn.rules import int_range
 
 ScaleMode = Literal["max", "learned", "fixed"]
+ScaleInit = Literal["percentile", "mse"]
+MSE_SEARCH_OCTAVES = 12  # init="mse" tries scales from the percentile scale down 2^-12
+MSE_GRID_STEPS = 8  # candidate scales per octave when the scale is not a power of two
 
 
 class UniformQuantizer(nn.Module):
@@ -43,12 +49,18 @@ class UniformQuantizer(nn.Module):
         po2: bool = False,
         mantissa_bits: int = 12,
         percentile: float = 1.0,
+        init: ScaleInit = "percentile",
     ) -> None:
         super().__init__()
         self.bits, self.signed, self.narrow_range = bits, signed, narrow_range
         self.qmin, self.qmax = int_range(bits, signed, narrow_range)
         self.per_channel, self.scale_mode, self.po2 = per_channel, scale_mode, po2
         self.mantissa_bits, self.percentile = mantissa_bits, percentile
+        if init not in ("percentile", "mse"):
+            raise ValueError(f"unknown scale init {init!r}; choose percentile or mse")
+        if init == "mse" and (per_channel or scale_mode != "learned"):
+            raise ValueError("init='mse' applies to per-tensor learned scales")
+        self.init = init
         self.enabled = True
         if per_channel and scale_mode != "max" and not num_channels:
             raise ValueError("a per-channel learned/fixed scale needs num_channels")
@@ -73,6 +85,24 @@ class UniformQuantizer(nn.Module):
         sample = flat.reshape(-1)[: 1 << 20].float()
         return torch.quantile(sample, self.percentile)
 
+    def _mse_scale(self, x: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+        """The candidate scale with the least mean squared error ``(x - s q(x/s))^2`` on (up to
+        2^20 values of) ``x``: powers of two (or ``MSE_GRID_STEPS`` per octave) from ``upper``
+        down ``MSE_SEARCH_OCTAVES`` octaves; ties go to the larger scale."""
+        sample = x.detach().reshape(-1)[: 1 << 20].double()
+        steps = 1 if self.po2 else MSE_GRID_STEPS
+        top = torch.log2(upper.double())
+        best, best_err = upper.double(), math.inf
+        for k in range(MSE_SEARCH_OCTAVES * steps + 1):
+            s = torch.exp2(top - k / steps)
+            if self.po2:
+                s = torch.exp2(torch.round(torch.log2(s)))
+            q = torch.clamp(round_half_up(sample / s), self.qmin, self.qmax)
+            err = float(((sample - s * q) ** 2).mean())
+            if err < best_err:
+                best, best_err = s, err
+        return best.to(upper.dtype)
+
     def _format(self, s: torch.Tensor) -> torch.Tensor:
         """Power-of-two or ``mantissa_bits``-bit scale, straight-through."""
         s = torch.where(s > 0, s, torch.ones_like(s))  # all-zero channel: any scale
@@ -96,6 +126,8 @@ class UniformQuantizer(nn.Module):
                 raise RuntimeError("learned scale is not initialised: run one forward first")
             stat = self._stat(x)
             s0 = torch.where(stat > 0, stat / self.qmax, torch.ones_like(stat))
+            if self.init == "mse" and bool(stat > 0):
+                s0 = self._mse_scale(x, s0)
             with torch.no_grad():
                 self.raw_scale.fill_(0.0)
                 self.raw_scale.add_(torch.log2(s0) if self.po2 else s0)
@@ -159,16 +191,18 @@ def int_weight_quant(bits: int = 8, per_channel: bool = True) -> UniformQuantize
 
 
 def int_act_quant(
-    bits: int = 8, signed: bool = False, scale: float | None = None, learned: bool = True
+    bits: int = 8, signed: bool = False, scale: float | None = None, learned: bool = True,
+    init: ScaleInit = "percentile",
 ) -> UniformQuantizer:
     """Per-tensor activation quantizer with a power-of-two scale.
 
     ``scale`` given and ``learned=False``: fixed (dataset inputs with a known scale);
-    otherwise learned with LSQ, initialised from the 99.99th percentile of the first batch.
+    otherwise learned with LSQ, initialised from the 99.99th percentile of the first batch
+    (``init="percentile"``) or by the least-squared-error search (``init="mse"``).
     """
     if scale is not None and not learned:
         return UniformQuantizer(bits, signed, scale_mode="fixed", scale=scale, po2=True)
     return UniformQuantizer(
-        bits, signed, scale_mode="learned", scale=scale, po2=True, percentile=0.9999
+        bits, signed, scale_mode="learned", scale=scale, po2=True, percentile=0.9999, init=init
     )
 

@@ -43,7 +43,7 @@ def build_from_shape(
             input_quant = InputQuant(bits=cfg.input_bits, signed=input_quant.signed, scale=None)
         try:
             return LutNet(input_width, list(cfg.hidden), num_outputs, input_quant,
-                          list(cfg.fan_in), cfg.act_bits, cfg.out_bits, cfg.seed)
+                          list(cfg.fan_in), cfg.act_bits, cfg.out_bits, cfg.seed, cfg.act_init)
         except ValueError as err:
             raise HwnnError(f"model: {err}") from None
     if cfg.kind == "sam":
