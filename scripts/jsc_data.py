@@ -71,16 +71,15 @@ def plot(x: np.ndarray, y: np.ndarray, path: Path) -> None:
 
 def confusion(run_dir: Path) -> tuple[str, np.ndarray]:
     """Test-set confusion matrix (rows: true class, columns: predicted) of the trained model
-    in ``run_dir`` (the last stage it trained), and the stage name."""
-    import torch
-
+    in ``run_dir`` (the last stage it trained), and the run's name."""
     from hwnn.data import load_dataset
     from hwnn.train.build import load_run
+    from hwnn.train.metrics import predict
 
     cfg, model, _ = load_run(run_dir)
-    test = load_dataset("jsc", seed=cfg.data.seed).test
-    with torch.no_grad():
-        pred = model(torch.as_tensor(test.x, dtype=torch.float32)).argmax(1).numpy()
+    dataset = load_dataset("jsc", seed=cfg.data.seed)
+    test = dataset.test
+    pred = predict(model, dataset, test.x).argmax(axis=1)
     matrix = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
     np.add.at(matrix, (np.asarray(test.y), pred), 1)
     return cfg.name, matrix

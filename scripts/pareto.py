@@ -92,6 +92,11 @@ def points(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def present_tasks(pts: list[dict[str, Any]]) -> list[str]:
+    """The tasks of ``TASKS`` that have at least one point, in ``TASKS`` order."""
+    return [t for t in TASKS if any(p["task"] == t for p in pts)]
+
+
 def pareto_front(pts: list[dict[str, Any]], cost: str) -> list[dict[str, Any]]:
     """Points not dominated by a cheaper-or-equal point of higher-or-equal accuracy."""
     ok = sorted((p for p in pts if p[cost] is not None and p["accuracy"] is not None),
@@ -125,7 +130,7 @@ def markdown(pts: list[dict[str, Any]]) -> str:
              "1,000 test vectors. 'analytic' = LogicNets' (Y/3)(2^(X-4) - (-1)^X) per neuron. "
              "'sim' = RTL vs IR reference on 10,000 test vectors (Icarus + Verilator), 'gate' = "
              "mismatches of the mapped Nangate45 netlist on the power vectors.", ""]
-    for task in (t for t in TASKS if any(p["task"] == t for p in pts)):
+    for task in present_tasks(pts):
         tp = sorted((p for p in pts if p["task"] == task),
                     key=lambda p: (p["lut6"] is None, p["lut6"] or 0))
         front = {id(p) for p in pareto_front(tp, "lut6")}
@@ -171,7 +176,7 @@ def plot(pts: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tasks = [t for t in TASKS if any(p["task"] == t for p in pts)]
+    tasks = present_tasks(pts)
     fig, axes = plt.subplots(len(tasks), 2, figsize=(12, 4.5 * len(tasks)), squeeze=False)
     for row, task in enumerate(tasks):
         tp = [p for p in pts if p["task"] == task and p["accuracy"] is not None]

@@ -87,21 +87,23 @@ class UniformQuantizer(nn.Module):
 
     def _mse_scale(self, x: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
         """The candidate scale with the least mean squared error ``(x - s q(x/s))^2`` on (up to
-        2^20 values of) ``x``: powers of two (or ``MSE_GRID_STEPS`` per octave) from ``upper``
-        down ``MSE_SEARCH_OCTAVES`` octaves; ties go to the larger scale."""
+        2^20 values of) ``x``: one (power of two) or ``MSE_GRID_STEPS`` candidates per octave
+        from ``upper`` down ``MSE_SEARCH_OCTAVES`` octaves, each in the quantizer's scale format
+        (:meth:`_format`, so the first is the percentile scale); ties go to the larger scale."""
         sample = x.detach().reshape(-1)[: 1 << 20].double()
         steps = 1 if self.po2 else MSE_GRID_STEPS
         top = torch.log2(upper.double())
         best, best_err = upper.double(), math.inf
         for k in range(MSE_SEARCH_OCTAVES * steps + 1):
-            s = torch.exp2(top - k / steps)
-            if self.po2:
-                s = torch.exp2(torch.round(torch.log2(s)))
-            q = torch.clamp(round_half_up(sample / s), self.qmin, self.qmax)
-            err = float(((sample - s * q) ** 2).mean())
+            s = self._format(torch.exp2(top - k / steps))
+            err = float(((sample - s * self._codes(sample, s)) ** 2).mean())
             if err < best_err:
                 best, best_err = s, err
         return best.to(upper.dtype)
+
+    def _codes(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """``clamp(round_half_up(x / s), qmin, qmax)``, ``s`` already broadcast against ``x``."""
+        return torch.clamp(round_half_up(x / s), self.qmin, self.qmax)
 
     def _format(self, s: torch.Tensor) -> torch.Tensor:
         """Power-of-two or ``mantissa_bits``-bit scale, straight-through."""
@@ -174,8 +176,7 @@ class UniformQuantizer(nn.Module):
     def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Integer codes (int64) and the float64 scale they are in: ``x_q = s * q``."""
         s = self.scale(x).double()
-        q = torch.clamp(round_half_up(x.double() / self._broadcast(s, x)), self.qmin, self.qmax)
-        return q.to(torch.int64), s
+        return self._codes(x.double(), self._broadcast(s, x)).to(torch.int64), s
 
     def extra_repr(self) -> str:
         kind = "int" if self.signed else "uint"
