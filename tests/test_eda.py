@@ -580,6 +580,28 @@ def test_partitioned_synthesis_matches_the_ir(tmp_path: Path, data_dir: Path) ->
     assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
 
 
+def test_partitioned_generic_baseline_matches_the_ir(tmp_path: Path, data_dir: Path) -> None:
+    """The generic baseline split per neuron: each leaf takes its slice of the weight chain,
+    the chain registers are glue (mapped in the shell), the stitched netlist with the chain
+    preloaded computes what the IR computes; the FPGA count includes the chain's flip-flops;
+    the leaf-by-leaf flow refuses it."""
+    from hwnn.methods.synth_flow import chain_state, synth_design
+
+    net = random_ir(11, 5, 3, 2)
+    x = np.random.default_rng(2).integers(0, 16, size=(60, 5))
+    e = synth_design(net, tmp_path / "asic", "asic", "generic", vectors=x, timeout_s=300,
+                     partition=True)
+    leaves = sum(la.out_features for la in net.layers) + 1
+    assert e["partitions"] == leaves and e["gate_level_vs_ir_mismatches"] == 0
+    assert e["preloaded_state_bits"] == len(chain_state(net)) and e["unplaced_state_bits"] == 0
+    chain_bits = len(chain_state(net))
+    assert e["flip_flops"] >= chain_bits
+    f = synth_design(net, tmp_path / "fpga", "fpga", "generic", partition=True)
+    assert f["partitions"] == leaves and f["flip_flops"] >= chain_bits
+    with pytest.raises(HwnnError, match="drop --leafwise"):
+        synth_design(net, tmp_path / "lw", "asic", "generic", partition=True, leafwise=True)
+
+
 def test_partitioned_fpga_counts_glue_logic(tmp_path: Path) -> None:
     """A glue module with logic (here one register and an AND) is mapped with the leaves as
     black boxes and its cells are added to the leaves'; whole and partitioned agree."""

@@ -20,7 +20,12 @@ from hwnn.ir.export import export_model, slicer_thresholds
 from hwnn.ir.model import DenseLayer, Head, IRInput, IRNetwork
 from hwnn.ir.reference import fit_accumulator
 from hwnn.logic.testbench import make_testbench, write_vectors
-from hwnn.logic.verilog import csd_product, network_verilog
+from hwnn.logic.verilog import (
+    csd_product,
+    generic_neuron_bits,
+    generic_params,
+    network_verilog,
+)
 from hwnn.nn import QuantSequential, build_mlp
 
 
@@ -76,7 +81,6 @@ def test_random_nets_torch_ir_rtl_agree(tmp_path_factory: pytest.TempPathFactory
                                         partition: bool) -> None:
     if bits == 1:
         signed = False
-    partition = partition and style != "generic"
     model, x = random_model(fan_in, hidden, outs, signed, bits, seed, gain)
     net = check_three_way(model, x, "argmax", tmp_path_factory.mktemp("rtl"), style, extra,
                           partition)
@@ -249,9 +253,10 @@ def test_bad_irs_are_rejected(tmp_path: Path) -> None:
         run(_tiny(), np.array([[16, 0, 0]]))
 
 
-def test_partitioned_verilog_modules_and_refusals() -> None:
+def test_partitioned_verilog_modules() -> None:
     """``partition=True``: one module per neuron (register chain inside), layer modules that
-    only instantiate them, the same top ports; leaves/glue split as synthesis sees it."""
+    only instantiate them, the same top module; generic neurons take their contiguous slice
+    of the layer's weight bus."""
 
     net = _tiny()
     source = network_verilog(net, "t", "csd", 1, partition=True)
@@ -260,8 +265,14 @@ def test_partitioned_verilog_modules_and_refusals() -> None:
     assert "always" not in layer and "t_l0_n1 u_n1" in layer
     assert source.split("module t (", 1)[1] == network_verilog(net, "t", "csd", 1).split(
         "module t (", 1)[1]
-    with pytest.raises(ValueError, match="constant-weight styles"):
-        network_verilog(net, "t", "generic", partition=True)
+    generic = network_verilog(net, "t", "generic", partition=True)
+    gp = generic_params(net.layers[0])
+    widths = generic_neuron_bits(net.layers[0], gp)
+    assert sum(widths) == gp.total
+    assert f"input wire [{widths[1] - 1}:0] w," in generic.split("module t_l0_n1 (", 1)[1]
+    assert f".w(w[{widths[0] + widths[1] - 1}:{widths[0]}])" in generic
+    assert generic.split("module t (", 1)[1] == network_verilog(net, "t", "generic").split(
+        "module t (", 1)[1]
 
 
 def test_partition_modules_splits_leaves_from_glue(tmp_path: Path) -> None:

@@ -108,6 +108,13 @@ def generic_params(layer: DenseLayer) -> GenericParams:
                          layer.nonzero_weights(), layer.out_features)
 
 
+def generic_neuron_bits(layer: DenseLayer, gp: GenericParams) -> list[int]:
+    """Per neuron, the width of its contiguous slice of the layer's weight bus ``w``: its
+    non-zero weights, then its bias and its multiplier (:func:`generic_chain_stream`)."""
+    nnz = np.count_nonzero(layer.weight, axis=1)
+    return [int(n) * gp.weight_bits + gp.bias_bits + gp.mult_bits for n in nnz]
+
+
 class _Emitter:
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -303,22 +310,27 @@ def _register_chain(emit: _Emitter, width: int, src: str, extra_stages: int) -> 
 def neuron_module(net: IRNetwork, k: int, j: int, top: str, style: Style,
                   extra_stages: int) -> str:
     """Neuron ``j`` of layer ``k`` as its own module ``<top>_l<k>_n<j>`` (ports ``clk``, the
-    whole layer input ``x``, the neuron's output word ``y``), with its register chain: the
-    unit of partitioned synthesis (:func:`network_verilog` ``partition=True``)."""
+    whole layer input ``x``, for the generic style the neuron's slice ``w`` of the weight
+    chain, the neuron's output word ``y``), with its register chain: the unit of partitioned
+    synthesis (:func:`network_verilog` ``partition=True``)."""
     return registered_neuron_module(net.layers[k], j, f"{top}_l{k}_n{j}", style, extra_stages)
 
 
 def registered_neuron_module(layer: DenseLayer, j: int, name: str, style: Style = "embedded",
                              extra_stages: int = 0) -> str:
-    """Module ``name`` (ports ``clk``, input bus ``x``, output word ``y``): neuron ``j`` of
-    ``layer`` followed by one register and ``extra_stages`` more."""
+    """Module ``name`` (ports ``clk``, input bus ``x``, output word ``y``; the generic style
+    also takes ``w``, the neuron's own fields of the weight chain): neuron ``j`` of ``layer``
+    followed by one register and ``extra_stages`` more."""
     ob = layer.out_bits
     emit = _Emitter()
+    gp = generic_params(layer) if style == "generic" else None
+    w_port = (f"input wire [{generic_neuron_bits(layer, gp)[j] - 1}:0] w, "
+              if gp is not None else "")
     emit(f"module {name} (input wire clk, "
-         f"input wire [{layer.in_features * layer.in_bits - 1}:0] x, "
+         f"input wire [{layer.in_features * layer.in_bits - 1}:0] x, {w_port}"
          f"output wire [{ob - 1}:0] y);")
     emit(f"  wire [{ob - 1}:0] y_comb;")
-    _neuron(emit, layer, j, style, None, [0], "y_comb")
+    _neuron(emit, layer, j, style, gp, [0], "y_comb")
     _register_chain(emit, ob, "y_comb", extra_stages)
     emit("endmodule")
     return "\n".join(emit.lines) + "\n"
@@ -346,9 +358,17 @@ def layer_module(net: IRNetwork, k: int, top: str, style: Style, extra_stages: i
     ports.append(f"output wire [{out_w - 1}:0] y")
     emit(f"module {top}_l{k} (" + ", ".join(ports) + ");")
     if partition:
+        w_slices = []
+        if gp is not None:
+            off = 0
+            for width in generic_neuron_bits(layer, gp):
+                w_slices.append(f".w(w[{off + width - 1}:{off}]), ")
+                off += width
+            if off != gp.total:
+                raise AssertionError("generic register layout mismatch")
         for j in range(layer.out_features):
             emit(f"  {top}_l{k}_n{j} u_n{j} (.clk(clk), .x(x), "
-                 f".y(y[{j * ob + ob - 1}:{j * ob}]));")
+                 f"{w_slices[j] if w_slices else ''}.y(y[{j * ob + ob - 1}:{j * ob}]));")
         emit("endmodule")
         return "\n".join(neurons) + "\n" + "\n".join(emit.lines) + "\n"
     emit(f"  wire [{out_w - 1}:0] y_comb;")
@@ -435,9 +455,6 @@ def network_verilog(net: IRNetwork, top: str | None = None, style: Style = "embe
     net.validate()
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
-    if partition and style == "generic":
-        raise ValueError("partition applies to the constant-weight styles (embedded, csd); "
-                         "the generic baseline's weight chain crosses every neuron")
     if extra_stages < 0:
         raise ValueError("extra_stages must be >= 0")
     if any(layer.kind == "conv" for layer in net.layers):

@@ -280,6 +280,10 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
     if leafwise and not (partition and target == "asic" and not retime):
         raise HwnnError("the leaf-by-leaf flow is for partitioned ASIC designs without "
                         "retiming: add --partition, --target asic, drop --retime")
+    if leafwise and style == "generic":
+        raise HwnnError("the leaf-by-leaf flow needs every leaf's inputs from other leaves or "
+                        "the top inputs; the generic baseline's weight chain is glue logic, so "
+                        "analyse it on the stitched netlist: drop --leafwise")
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     with _design_lock(work):

@@ -53,7 +53,7 @@ class DesignSpec(_Strict):
     targets: list[Literal["asic", "fpga"]] = Field(default_factory=lambda: ["asic", "fpga"])
     sim: bool = Field(True, description="simulate the RTL against the IR reference")
     partition: bool = Field(False, description="one module per neuron, synthesised one by "
-                            "one (embedded/csd; for networks too large for one Yosys run)")
+                            "one (for networks too large for one Yosys run)")
 
     @model_validator(mode="after")
     def _retime_asic_only(self) -> DesignSpec:
