@@ -54,6 +54,11 @@ def test_grid_overrides_and_defaults(tmp_path: Path) -> None:
                                         {"name": "a", "config": "tiny.yaml"}]}, "duplicate"),
     ({"name": "s", "out": "o", "defaults": {"designs": [{"name": "r", "retime": True}]},
       "jobs": [{"name": "a", "config": "tiny.yaml"}]}, "retime"),
+    ({"name": "s", "out": "o", "defaults": {"designs": [{"name": "l", "leafwise": True}]},
+      "jobs": [{"name": "a", "config": "tiny.yaml"}]}, "leafwise needs partition"),
+    ({"name": "s", "out": "o", "defaults": {"designs": [
+        {"name": "l", "leafwise": True, "partition": True, "style": "generic"}]},
+      "jobs": [{"name": "a", "config": "tiny.yaml"}]}, "leafwise needs"),
     ({"name": "s", "out": "o", "defaults": {"set": {"train.hw_aware": {"epochs": 1}}},
       "jobs": [{"name": "a", "config": "tiny.yaml", "set": {"model.weight_bits": 4}}]},
      "weight_bits: 8"),
@@ -61,6 +66,18 @@ def test_grid_overrides_and_defaults(tmp_path: Path) -> None:
 def test_bad_sweeps_fail_before_running(tmp_path: Path, sweep: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_sweep(_write(tmp_path, sweep))
+
+
+def test_leafwise_designs_have_their_own_asic_key() -> None:
+    """A leaf-by-leaf design is recorded (and looked up) under ``<label>_leafwise/asic``;
+    its FPGA count keeps the plain key."""
+    from hwnn.sweep.job import synth_entry_key
+    from hwnn.sweep.spec import DesignSpec
+
+    d = DesignSpec(name="p", partition=True, leafwise=True)
+    assert synth_entry_key(d, "asic") == "embedded_part_leafwise/asic"
+    assert synth_entry_key(d, "fpga") == "embedded_part/fpga"
+    assert synth_entry_key(DesignSpec(name="p", partition=True), "asic") == "embedded_part/asic"
 
 
 def test_set_dotted_refuses_a_path_through_a_value() -> None:

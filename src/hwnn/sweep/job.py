@@ -91,15 +91,21 @@ def _synth_done(run_dir: Path, key: str, job: Job, target: str, fingerprint: str
             and (job.power_vectors == 0 or power_is_current(entry)))
 
 
+def synth_entry_key(design: DesignSpec, target: str) -> str:
+    """The ``synth.json`` key of one design and target (``<label>_leafwise/asic`` for a
+    leaf-by-leaf ASIC analysis, :func:`hwnn.methods.synth_flow.synth_key`)."""
+    from hwnn.methods.synth_flow import design_label, synth_key
+
+    label = design_label(design.style, design.extra_stages, design.variant, design.retime,
+                         design.partition)
+    return synth_key(label, target, design.leafwise and target == "asic")
+
+
 def _synth_targets(job: Job) -> Iterator[tuple[DesignSpec, str, str]]:
     """(design, target, ``synth.json`` key) for every synthesis ``job`` asks for."""
-    from hwnn.methods.synth_flow import design_label
-
     for design in job.designs:
-        label = design_label(design.style, design.extra_stages, design.variant, design.retime,
-                             design.partition)
         for target in design.targets:
-            yield design, target, f"{label}/{target}"
+            yield design, target, synth_entry_key(design, target)
 
 
 def _sim_designs(job: Job, run_dir: Path) -> Iterator[tuple[DesignSpec, Path]]:
@@ -205,7 +211,8 @@ def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> Non
                 synth_run(run_dir, target, design.style, design.extra_stages,
                           design.variant, design.retime, job.clock_ns,
                           power_vectors=job.power_vectors, timeout_s=job.timeout_s,
-                          data_dir=job.data_dir, partition=design.partition)
+                          data_dir=job.data_dir, partition=design.partition,
+                          leafwise=design.leafwise and target == "asic")
 
 
 def run_job(job_data: dict[str, Any], run_dir: str) -> dict[str, Any]:

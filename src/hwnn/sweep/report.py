@@ -12,14 +12,19 @@ from typing import Any
 from hwnn.atomic import atomic_write_bytes
 from hwnn.report.markdown import score, table
 from hwnn.report.power import STALE_POWER_NOTE, power_withheld, vector_power_mw
-from hwnn.sweep.job import JOB_FILE, sim_file
+from hwnn.sweep.job import JOB_FILE, sim_file, synth_entry_key
 from hwnn.sweep.spec import Job, SweepSpec
 
 SYNTH_FIELDS = ("area_um2", "cells", "flip_flops", "fmax_mhz", "critical_path_ns",
                 "power_clock_mhz", "power_vectors_mw", "power_vectors", "power_vectors_method",
                 "power_vectorless_mw",
                 "gate_level_vs_ir_mismatches", "luts", "carry4", "latency_cycles",
-                "nonzero_weights", "analytic_lut6", "seconds")
+                "nonzero_weights", "analytic_lut6", "seconds", "timing_power_flow")
+
+
+LEAFWISE_NOTE = ("‡ timing, power and the gate-level check leaf by leaf "
+                 "(hwnn.eda.leafwise): area is the sum of the leaves (no cell sharing across "
+                 "neurons), fmax the slowest leaf's.")
 
 
 def dig(d: dict[str, Any] | None, *keys: str) -> Any:
@@ -53,7 +58,7 @@ def collect_job(run_dir: Path, job: Job) -> dict[str, Any]:
                                      "mismatches": {k: v["mismatches"] for k, v in
                                                     sim.get("simulators", {}).items()}}}
         for target in d.targets:
-            got = synth.get(f"{label}/{target}")
+            got = synth.get(synth_entry_key(d, target))
             entry[target] = None if got is None else {k: got[k] for k in SYNTH_FIELDS if k in got}
         designs[d.name] = entry
     hw = metrics.get("hw_aware")
@@ -89,12 +94,16 @@ def markdown(spec: SweepSpec, rows: list[dict[str, Any]]) -> str:
                 r["name"], r["status"], metric,
                 *(score(metric, s[k]) if k in s else "–" for k in ("float", "finetune")),
                 score(metric, final) if final is not None else "–", _fmt(hw.get("n"), "d"),
-                dname, _fmt(asic.get("area_um2")), _fmt(asic.get("fmax_mhz"), ".1f"),
+                dname + (" ‡" if asic.get("timing_power_flow") == "leafwise" else ""),
+                _fmt(asic.get("area_um2")), _fmt(asic.get("fmax_mhz"), ".1f"),
                 _fmt(vector_power_mw(asic), ".1f"), _fmt(fpga.get("luts"), ",d"),
                 "–" if not sim else ("pass" if sim.get("passed") else "FAIL")])
     lines += table(head, body)
     if any(power_withheld(d.get("asic")) for r in rows for d in (r["designs"] or {}).values()):
         lines += ["", STALE_POWER_NOTE]
+    if any(dig(d, "asic", "timing_power_flow") == "leafwise"
+           for r in rows for d in (r["designs"] or {}).values()):
+        lines += ["", LEAFWISE_NOTE]
     failed = [r for r in rows if r["status"] == "failed"]
     if failed:
         lines += ["", "## Failed jobs", ""]

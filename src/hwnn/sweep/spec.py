@@ -54,11 +54,18 @@ class DesignSpec(_Strict):
     sim: bool = Field(True, description="simulate the RTL against the IR reference")
     partition: bool = Field(False, description="one module per neuron, synthesised one by "
                             "one (for networks too large for one Yosys run)")
+    leafwise: bool = Field(False, description="asic: timing, power and the gate-level check "
+                           "leaf by leaf (hwnn synth --leafwise) instead of on the stitched "
+                           "netlist; needs partition, no retime, not generic")
 
     @model_validator(mode="after")
     def _retime_asic_only(self) -> DesignSpec:
         if self.retime and self.targets != ["asic"]:
             raise ValueError(f"design {self.name}: retime is implemented for targets: [asic]")
+        if self.leafwise and not (self.partition and not self.retime
+                                  and self.style != "generic" and "asic" in self.targets):
+            raise ValueError(f"design {self.name}: leafwise needs partition: true, an asic "
+                             "target, no retime and an embedded or csd style")
         return self
 
 
