@@ -144,3 +144,70 @@ def test_expression_bits_refuse_constants_and_unknown_nets() -> None:
         expression_bits("{ a, 1'h0 }", {"a": None})
     with pytest.raises(EdaError, match="not declared"):
         expression_bits("b[2]", {"a": None})
+
+
+# Mapped netlists by hand: leaf ``stuck`` has an output bit tied low (a neuron whose register
+# Yosys replaced by a constant); leaf ``user`` was mapped without knowing it and holds the
+# cone on which OpenSTA 2.0.17's report_power segfaulted in the stitched 2-bit MNIST MLP.
+_STUCK = """module stuck(clk, x, y);
+  input clk;
+  input [1:0] x;
+  output [1:0] y;
+  DFF_X1 r (.CK(clk), .D(x[0]), .Q(y[0]));
+  LOGIC0_X1 t (.Z(y[1]));
+endmodule
+"""
+_USER = """module user(clk, a, x, y);
+  input clk;
+  input [1:0] a;
+  input [3:0] x;
+  output [1:0] y;
+  wire n109, n324, n326, n347;
+  INV_X1 i0 (.A(a[1]), .ZN(n109));
+  AOI211_X1 g0 (.A(x[0]), .B(x[1]), .C1(x[2]), .C2(n109), .ZN(n324));
+  OAI22_X1 g1 (.A1(x[2]), .A2(n109), .B1(n109), .B2(x[3]), .ZN(n326));
+  AOI211_X1 g2 (.A(x[3]), .B(n109), .C1(a[0]), .C2(x[1]), .ZN(n347));
+  AOI21_X1 g3 (.A(n347), .B1(n326), .B2(n324), .ZN(y[0]));
+  NAND2_X1 g4 (.A1(a[0]), .A2(x[0]), .ZN(y[1]));
+endmodule
+"""
+_SHELL = """module top(clk, x, y);
+  input clk;
+  input [3:0] x;
+  output [2:0] y;
+  wire [1:0] s;
+  stuck us (.clk(clk), .x(x[1:0]), .y(s));
+  user uu (.clk(clk), .a(s), .x(x), .y(y[1:0]));
+  INV_X1 g (.A(s[1]), .ZN(y[2]));
+endmodule
+"""
+
+
+def _user_expected(x: int, s0: int) -> int:
+    """``y`` of the shell above with ``s = {0, s0}``: n109 = 1, so n326 = 0, n347 = 0 and
+    y[0] = 1; y[1] = !(s0 & x[0]); y[2] = !s[1] = 1."""
+    return 1 | (1 - (s0 & x & 1)) << 1 | 1 << 2
+
+
+def test_constants_crossing_leaves_are_folded(tmp_path: Path) -> None:
+    """The tie-low output of one leaf is propagated through the next leaf's cells: the
+    constant cone goes, one tie cell drives what still reads a constant (the top outputs
+    y[0] and y[2], both folded to 1: one port takes the tie net, the other a buffer), the
+    function is unchanged and OpenSTA's report_power runs on the result."""
+    from hwnn.eda import power_vectorless
+
+    for name, text in (("stuck", _STUCK), ("user", _USER), ("shell", _SHELL)):
+        (tmp_path / f"{name}.v").write_text(text)
+    flat = stitch_netlist(tmp_path / "shell.v", "top",
+                          {"stuck": tmp_path / "stuck.v", "user": tmp_path / "user.v"},
+                          tmp_path / "flat.v")
+    # tie, the inverters of the leaf and the shell, OAI22, the second AOI211, AOI21
+    assert flat.folded_cells == 6 and flat.summary()["folded_cells"] == 6
+    assert flat.cells_by_type == {"DFF_X1": 1, "NAND2_X1": 1, "LOGIC1_X1": 1, "BUF_X1": 1}
+    assert flat.removed_cells == 1  # the first AOI211: its only reader was folded
+    vectors = [0, 1, 3, 5, 15, 14, 9, 1, 0]
+    sim = simulate_activity(flat.netlist_path, "top", in_width=4, vectors=vectors)
+    s0 = [v & 1 for v in vectors]  # the register, read after the clock edge
+    assert sim.outputs == [_user_expected(v, r) for v, r in zip(vectors, s0, strict=True)]
+    power = power_vectorless(flat.netlist_path, "top", tmp_path / "sta", period_ns=2.0)
+    assert power.total_mw > 0

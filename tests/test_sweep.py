@@ -154,6 +154,8 @@ def test_asic_results_of_an_older_flow_are_redone(tmp_path: Path) -> None:
                "part_old/asic": {**current, "partitions": 23},
                "part/asic": {**current, "partitions": 23,
                              "stitch": {"version": STITCH_VERSION}},
+               "part_v1/asic": {**current, "partitions": 23, "stitch": {"version": 1}},
+               "part_v0/asic": {**current, "partitions": 23, "stitch": {"version": 0}},
                "retrained/asic": {**current, "ir_fingerprint": "f0"},
                "unprinted/asic": {k: v for k, v in current.items() if k != "ir_fingerprint"},
                "embedded/fpga": {"luts": 5, "ir_fingerprint": "f1"},
@@ -162,7 +164,8 @@ def test_asic_results_of_an_older_flow_are_redone(tmp_path: Path) -> None:
     done = {key: _synth_done(tmp_path, key, job, key.split("/")[1], "f1") for key in designs}
     assert done == {"embedded/asic": True, "generic/asic": False, "power_v1/asic": False,
                     "old/asic": False, "slow/asic": False, "part_old/asic": False,
-                    "part/asic": True, "retrained/asic": False, "unprinted/asic": False,
+                    "part/asic": True, "part_v1/asic": True, "part_v0/asic": False,
+                    "retrained/asic": False, "unprinted/asic": False,
                     "embedded/fpga": True, "retrained/fpga": False}
     assert not _synth_done(tmp_path, "missing/asic", job, "asic", "f1")
     assert not _synth_done(tmp_path, "embedded/asic", job, "asic", None)  # no IR exported

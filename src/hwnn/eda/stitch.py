@@ -11,12 +11,22 @@ cell through ``flatten``):
 1. every leaf instance is expanded in place; a leaf's net ``n`` in instance ``u`` becomes
    ``u.n`` and its cells ``u.<cell>`` (Yosys' flatten names), its port bits become the nets
    the shell connects them to;
-2. structural hashing in topological order: a cell with the same type and the same input
+2. constant folding in topological order: a combinational cell whose every connected output
+   is the same value for all values of its non-constant inputs (liberty functions evaluated
+   over every assignment) is dropped and its outputs become constants, starting from the
+   tie cells. Constants cross leaves where a neuron's output bit is stuck (its register was
+   replaced by a tie cell) and the next leaf, mapped without knowing it, still holds logic
+   on it. Besides the area, this matters because OpenSTA 2.0.17's ``report_power``
+   segfaults on some such cones (a tie-low into an inverter whose output reaches an
+   ``OAI22`` on two pins, an ``AOI211`` and an ``AOI21``: found by delta debugging on the
+   stitched 2-bit MNIST MLP). Every constant net left in use is then driven by one shared
+   tie cell per value; flip-flops are never folded;
+3. structural hashing in topological order: a cell with the same type and the same input
    nets (pin by pin, as ``opt_merge`` compares them) as an earlier cell is dropped and its
    output nets become that cell's outputs. Flip-flops count as cells whose ``D``/``CK`` are
    inputs, so identical register stages merge too;
-3. cells whose outputs reach no top output are removed (``opt_clean``);
-4. each output port bit keeps its name; a net that must drive two ports, or a port that an
+4. cells whose outputs reach no top output are removed (``opt_clean``);
+5. each output port bit keeps its name; a net that must drive two ports, or a port that an
    input drives directly, gets a ``BUF_X1`` (what ``insbuf`` does; OpenSTA 2.0.17 cannot
    read ``assign``).
 
@@ -36,6 +46,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from hwnn.eda.gatesim import (
     CellModel,
@@ -48,12 +61,23 @@ from hwnn.eda.gatesim import (
     parse_netlist,
     port_bit,
 )
-from hwnn.eda.liberty import BUFFER, cell_areas, liberty_path, sequential_cells
+from hwnn.eda.liberty import (
+    BUFFER,
+    TIE_HI,
+    TIE_LO,
+    cell_areas,
+    liberty_path,
+    sequential_cells,
+)
 from hwnn.errors import EdaError
 
-#: Version of the stitch (sharing rules); partitioned results record it and sweeps redo
-#: stitches made by another version (the mapped leaves are reused).
-STITCH_VERSION = 1
+#: Version of the stitch (sharing rules); partitioned results record it. Version 2 added
+#: constant folding (step 2 of the module docstring).
+STITCH_VERSION = 2
+#: Stitch versions whose results sweeps keep (the mapped leaves are reused for others).
+#: Version 1 netlists are correct (checked at gate level against the IR) and differ only by
+#: the constant cones they keep, so their results are not redone.
+CURRENT_STITCH_VERSIONS = frozenset({1, 2})
 
 _TOKEN = re.compile(r"\s*(?:(\\\S+|[A-Za-z_][\w$]*)\s*(?:\[\s*(\d+)\s*(?::\s*(\d+)\s*)?\])?"
                     r"|(\d*'[sS]?[bBhHdDoO][0-9a-fA-FxXzZ_]+)|([{},]))")
@@ -73,12 +97,13 @@ class StitchResult:
     merged_cells: int  # dropped as duplicates of an identical cell
     removed_cells: int  # dropped because no top output depends on them
     buffers: int  # BUF_X1 added at output ports
+    folded_cells: int = 0  # dropped because their outputs are constant (tie cells included)
 
     def summary(self) -> dict[str, int]:
         """The counts for result files, with the stitch version that made them."""
         return {"version": STITCH_VERSION, "leaf_cells": self.leaf_cells,
                 "merged_cells": self.merged_cells, "removed_cells": self.removed_cells,
-                "buffers": self.buffers}
+                "buffers": self.buffers, "folded_cells": self.folded_cells}
 
 
 def _ranges(body: str) -> dict[str, tuple[int, int] | None]:
@@ -281,12 +306,18 @@ def stitch_netlist(shell_netlist: str | os.PathLike[str], top: str,
                 ports[own] = graph.net(parent[k]) if parent else graph.net(f"{name}.{own}")
         _expand_leaf(graph, leaf, name, ports, lib)
     total = len(graph.cells)
+    order = _topological(graph, lib, inputs)
 
-    # 2. structural hashing, inputs first
+    # 2. constant folding, then one tie cell per constant still in use
     rep = list(range(len(graph.names)))
+    dropped = _fold_constants(graph, lib, order, rep)
+    folded = len(dropped)
+
+    # 3. structural hashing, inputs first
     seen: dict[tuple[str, tuple[int, ...]], int] = {}
-    dropped: set[int] = set()
-    for idx in _topological(graph, lib, inputs) if share else ():
+    for idx in order if share else ():
+        if idx in dropped:
+            continue
         cell, _, pins = graph.cells[idx]
         model = lib[cell]
         key = (cell, tuple(rep[pins[p]] if p in pins else -1 for p in model.inputs))
@@ -300,9 +331,9 @@ def stitch_netlist(shell_netlist: str | os.PathLike[str], top: str,
             if p in pins:
                 rep[pins[p]] = rep[other[p]]
         dropped.add(idx)
-    merged = len(dropped)
+    merged = len(dropped) - folded
 
-    # 3. keep the cells some top output depends on
+    # 4. keep the cells some top output depends on
     driver: dict[int, int] = {}
     for idx, (cell, _, pins) in enumerate(graph.cells):
         if idx not in dropped:
@@ -320,9 +351,10 @@ def stitch_netlist(shell_netlist: str | os.PathLike[str], top: str,
         stack += [driver[rep[pins[p]]] for p in lib[cell].inputs
                   if p in pins and rep[pins[p]] in driver]
     keep = sorted(live)
-    removed = total - merged - len(keep)
+    ties = sum(1 for idx in keep if idx >= total)
+    removed = total - merged - folded - (len(keep) - ties)
 
-    # 4. output ports keep their names; shared or input-driven ones get a buffer
+    # 5. output ports keep their names; shared or input-driven ones get a buffer
     display: dict[int, str] = {n: graph.names[n] for n in inputs}
     claimed: set[int] = set(inputs)
     buffers = 0
@@ -353,7 +385,64 @@ def stitch_netlist(shell_netlist: str | os.PathLike[str], top: str,
         area_um2=sum(n * areas[c] for c, n in counts.items()),
         cells_by_type=counts,
         flip_flops=sum(n for c, n in counts.items() if c in flops),
-        leaf_cells=total, merged_cells=merged, removed_cells=removed, buffers=buffers)
+        leaf_cells=total, merged_cells=merged, removed_cells=removed, buffers=buffers,
+        folded_cells=folded)
+
+
+def _constant_outputs(model: CellModel, pins: Mapping[str, int],
+                      const: Mapping[int, bool]) -> dict[str, bool] | None:
+    """The value of every connected output of a combinational cell when each is the same for
+    all values of the inputs not in ``const`` (None otherwise, or when none is connected)."""
+    outs = [p for p in model.outputs if p in pins]
+    if not outs or model.state is not None:
+        return None
+    free = [p for p in model.inputs if p in pins and pins[p] not in const]
+    if len(free) == len([p for p in model.inputs if p in pins]) and model.inputs:
+        return None  # no constant input: nothing to fold
+    n = 1 << len(free)
+    codes = np.arange(n)
+    env: dict[str, Any] = {"_C0": np.zeros(n, dtype=bool), "_C1": np.ones(n, dtype=bool)}
+    for p in model.inputs:
+        if p in free:
+            env[f"v_{p}"] = ((codes >> free.index(p)) & 1).astype(bool)
+        else:  # constant, or unconnected (read as 0, as the gate-level simulator does)
+            env[f"v_{p}"] = np.full(n, const.get(pins[p], False) if p in pins else False)
+    values = {}
+    for p in outs:
+        res = np.broadcast_to(eval(model.outputs[p], {"__builtins__": {}}, env), (n,))
+        if res.min() != res.max():
+            return None
+        values[p] = bool(res[0])
+    return values
+
+
+def _fold_constants(graph: _Graph, lib: Mapping[str, CellModel], order: list[int],
+                    rep: list[int]) -> set[int]:
+    """Step 2 of the module docstring: drop every cell whose outputs are constant (returns
+    their indices), append one tie cell per constant value still read, and point ``rep`` of
+    every constant net at it."""
+    const: dict[int, bool] = {}
+    folded: set[int] = set()
+    for idx in order:
+        cell, _, pins = graph.cells[idx]
+        values = _constant_outputs(lib[cell], pins, const)
+        if values is None:
+            continue
+        folded.add(idx)
+        for p, v in values.items():
+            const[pins[p]] = v
+    # constants nothing reads any more go with their tie cell in step 4 (no output needs it)
+    for value, (cell, pin) in ((False, TIE_LO), (True, TIE_HI)):
+        nets = [n for n, v in const.items() if v == value]
+        if not nets:
+            continue
+        net = graph.net(f"hwnn_const{int(value)}")
+        graph.cells.append((cell, f"hwnn_tie{int(value)}", {pin: net}))
+        for n in nets:
+            rep[n] = net
+    while len(rep) < len(graph.names):
+        rep.append(len(rep))
+    return folded
 
 
 def _port_bits(rng: tuple[int, int] | None) -> range:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnn.atomic import atomic_write_bytes
-from hwnn.eda.stitch import STITCH_VERSION
+from hwnn.eda.stitch import CURRENT_STITCH_VERSIONS
 from hwnn.eda.yosys import ASIC_FLOW_VERSION
 from hwnn.report.power import power_is_current
 from hwnn.sweep.spec import DesignSpec, Job
@@ -83,7 +83,8 @@ def _synth_done(run_dir: Path, key: str, job: Job, target: str, fingerprint: str
         return False
     if target == "fpga":
         return True
-    if entry.get("partitions", 0) > 1 and entry.get("stitch", {}).get("version") != STITCH_VERSION:
+    if (entry.get("partitions", 0) > 1
+            and entry.get("stitch", {}).get("version") not in CURRENT_STITCH_VERSIONS):
         return False
     return (entry.get("asic_flow") == ASIC_FLOW_VERSION
             and entry.get("power_clock_mhz") == round(1000.0 / job.clock_ns, 3)

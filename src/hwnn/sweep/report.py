@@ -19,7 +19,8 @@ SYNTH_FIELDS = ("area_um2", "cells", "flip_flops", "fmax_mhz", "critical_path_ns
                 "power_clock_mhz", "power_vectors_mw", "power_vectors", "power_vectors_method",
                 "power_vectorless_mw",
                 "gate_level_vs_ir_mismatches", "luts", "carry4", "latency_cycles",
-                "nonzero_weights", "analytic_lut6", "seconds", "timing_power_flow")
+                "nonzero_weights", "analytic_lut6", "seconds", "timing_power_flow",
+                "partitions")
 
 
 LEAFWISE_NOTE = ("‡ timing, power and the gate-level check leaf by leaf "
