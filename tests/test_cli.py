@@ -119,8 +119,11 @@ def test_train_end_to_end_and_resume_is_a_no_op(data_dir: Path, tmp_path: Path) 
                                  "--simulator", "icarus", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "sim_csd_part.json").read_text())["passed"]
-    result = runner.invoke(app, ["verilog", str(out), "--generic", "--partition"])
-    assert result.exit_code == 2 and "constant-weight styles" in result.output
+    # the generic baseline per neuron, its weight chain preloaded in one write
+    result = runner.invoke(app, ["sim", str(out), "--generic", "--partition", "--vectors", "300",
+                                 "--simulator", "icarus", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "sim_generic_part.json").read_text())["passed"]
     # adder bit-width profiling, then the profiled design simulated bit-exactly
     result = runner.invoke(app, ["profile", str(out), "--train-samples", "5000",
                                  "--overflow", "wrap", "--data-dir", str(data_dir)])

@@ -99,7 +99,7 @@ def make_testbench(net: IRNetwork, top: str, n_vectors: int, style: Style = "emb
               f"  integer lerr [0:{len(net.layers)}];"]
     if style == "generic":
         lines += [f"  localparam NW = {sum(generic_chain_bits(net))};", "  reg wbits [0:NW-1];",
-                  "  reg w_en = 1'b0, w_in = 1'b0;",
+                  "  reg [NW-1:0] wstate;", "  reg w_en = 1'b0, w_in = 1'b0;",
                   f"  {top} dut (.clk(clk), .x(x), .y(y), .w_en(w_en), .w_in(w_in));"]
     else:
         lines.append(f"  {top} dut (.clk(clk), .x(x), .y(y));")
@@ -116,8 +116,11 @@ def make_testbench(net: IRNetwork, top: str, n_vectors: int, style: Style = "emb
             lines += ["    w_en = 1'b1;", "    for (c = 0; c < NW; c = c + 1) begin",
                       "      w_in = wbits[c];", "      @(posedge clk); #1;", "    end",
                       "    w_en = 1'b0;"]
-        else:  # bit c of the stream ends at chain position NW-1-c
-            lines += ["    for (c = 0; c < NW; c = c + 1) dut.wchain[NW - 1 - c] = wbits[c];"]
+        else:  # bit c of the stream ends at chain position NW-1-c; one write to the chain
+            # (bit by bit, Icarus re-evaluated every neuron reading the chain on each write:
+            # 20+ min for JSC-B's 45k bits in the partitioned design instead of seconds)
+            lines += ["    for (c = 0; c < NW; c = c + 1) wstate[NW - 1 - c] = wbits[c];",
+                      "    dut.wchain = wstate;"]
     if vcd:
         lines += [f'    $dumpfile("{vcd}");', "    $dumpvars(0, dut);"]
     lines += [f"    for (c = 0; c < N + {lat}; c = c + 1) begin",
