@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hwnn.eda import timing
@@ -211,3 +212,70 @@ def test_constants_crossing_leaves_are_folded(tmp_path: Path) -> None:
     assert sim.outputs == [_user_expected(v, r) for v, r in zip(vectors, s0, strict=True)]
     power = power_vectorless(flat.netlist_path, "top", tmp_path / "sta", period_ns=2.0)
     assert power.total_mw > 0
+
+
+_GATES = ("INV_X1", "NAND2_X1", "NOR2_X1", "XOR2_X1", "AOI21_X1", "OAI22_X1", "AOI211_X1",
+          "MUX2_X1", "FA_X1")
+
+
+@st.composite
+def _tied_cones(draw: st.DrawFn) -> tuple[str, list[tuple[str, dict[str, str]]], list[str]]:
+    """A random combinational leaf over 3 inputs and the two tie cells (pins may share a
+    net, as in the cone that crashed OpenSTA); returns its netlist, cells and output nets."""
+    from hwnn.eda.gatesim import library
+
+    lib = library()
+    nets = ["x[0]", "x[1]", "x[2]", "c0", "c1"]
+    cells: list[tuple[str, dict[str, str]]] = [("LOGIC0_X1", {"Z": "c0"}),
+                                               ("LOGIC1_X1", {"Z": "c1"})]
+    for k in range(draw(st.integers(2, 12))):
+        cell = draw(st.sampled_from(_GATES))
+        model = lib[cell]
+        pins = {p: draw(st.sampled_from(nets)) for p in model.inputs}
+        for p in model.outputs:
+            pins[p] = f"n{k}_{p}"
+            nets.append(pins[p])
+        cells.append((cell, pins))
+    # two outputs at least: a one-bit ``y`` would be written ``output y;`` by Yosys
+    outs = draw(st.lists(st.sampled_from(nets[5:]), min_size=2, max_size=3, unique=True))
+    body = [f"  wire {n};" for n in nets[3:]]
+    body += [f"  {cell} g{k} ({', '.join(f'.{p}({n})' for p, n in pins.items())});"
+             for k, (cell, pins) in enumerate(cells)]
+    body += [f"  BUF_X1 o{k} (.A({n}), .Z(y[{k}]));" for k, n in enumerate(outs)]
+    text = "\n".join(["module leaf(x, y);", "  input [2:0] x;",
+                      f"  output [{len(outs) - 1}:0] y;", *body, "endmodule", ""])
+    return text, cells, outs
+
+
+@settings(max_examples=25, deadline=None)
+@given(_tied_cones())
+def test_folding_constants_keeps_the_function(
+        case: tuple[str, list[tuple[str, dict[str, str]]], list[str]]) -> None:
+    """Whatever cone the tie cells feed, the stitched netlist computes, for every input, what
+    the leaf's cells compute (liberty functions evaluated in file order)."""
+    import tempfile
+
+    from hwnn.eda.gatesim import library
+
+    text, cells, outs = case
+    lib = library()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "leaf.v").write_text(text)
+        (work / "shell.v").write_text(
+            f"module top(clk, x, y);\n  input clk;\n  input [2:0] x;\n"
+            f"  output [{len(outs) - 1}:0] y;\n  leaf u (.x(x), .y(y));\nendmodule\n")
+        flat = stitch_netlist(work / "shell.v", "top", {"leaf": work / "leaf.v"},
+                              work / "flat.v")
+        sim = simulate_activity(flat.netlist_path, "top", in_width=3, vectors=list(range(8)))
+    expected = []
+    for v in range(8):
+        value = {f"x[{i}]": np.bool_((v >> i) & 1) for i in range(3)}
+        for cell, pins in cells:
+            model = lib[cell]
+            env = {"_C0": np.bool_(False), "_C1": np.bool_(True),
+                   **{f"v_{p}": value[pins[p]] for p in model.inputs}}
+            for p in model.outputs:
+                value[pins[p]] = np.bool_(eval(model.outputs[p], {"__builtins__": {}}, env))
+        expected.append(sum(int(value[n]) << k for k, n in enumerate(outs)))
+    assert sim.outputs == expected
