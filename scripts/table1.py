@@ -260,11 +260,11 @@ def markdown(rows: list[dict[str, Any]], fig9: list[dict[str, Any]]) -> str:
               "`x * c` (docs/usage.md).", ""]
     split = [r["name"] for r in rows if r.get("partitioned_base")]
     if split:
-        lines[-1:-1] = [f"Generic (Base.) designs synthesised one neuron at a time and "
+        lines[-1:-1] = ["", f"Generic (Base.) designs synthesised one neuron at a time and "
                         f"stitched: {', '.join(split)} (whole, they do not fit the 8 GiB tool "
                         "cap; each neuron reads its slice of the weight chain, the chain "
                         "registers are mapped with the glue). The other Base. designs were "
-                        "mapped whole.", ""]
+                        "mapped whole."]
     head = ["network", "area Base.", "area Prop.", "area Retim.", "LUT6 Base.", "LUT6 Prop.",
             "fmax Prop. (not retimed)", "power Prop. (not retimed) mW", "sims", "gate"]
     body = [[r["name"], _num(r["a_base"], ",.0f"), _num(r["a_prop"], ",.0f"),
