@@ -108,11 +108,15 @@ def generic_params(layer: DenseLayer) -> GenericParams:
                          layer.nonzero_weights(), layer.out_features)
 
 
+def generic_neuron_width(layer: DenseLayer, gp: GenericParams, j: int) -> int:
+    """Width of neuron ``j``'s contiguous slice of the layer's weight bus ``w``: its non-zero
+    weights, then its bias and its multiplier (:func:`generic_chain_stream`)."""
+    return int(np.count_nonzero(layer.weight[j])) * gp.weight_bits + gp.bias_bits + gp.mult_bits
+
+
 def generic_neuron_bits(layer: DenseLayer, gp: GenericParams) -> list[int]:
-    """Per neuron, the width of its contiguous slice of the layer's weight bus ``w``: its
-    non-zero weights, then its bias and its multiplier (:func:`generic_chain_stream`)."""
-    nnz = np.count_nonzero(layer.weight, axis=1)
-    return [int(n) * gp.weight_bits + gp.bias_bits + gp.mult_bits for n in nnz]
+    """:func:`generic_neuron_width` of every neuron, in order."""
+    return [generic_neuron_width(layer, gp, j) for j in range(layer.out_features)]
 
 
 class _Emitter:
@@ -324,7 +328,7 @@ def registered_neuron_module(layer: DenseLayer, j: int, name: str, style: Style 
     ob = layer.out_bits
     emit = _Emitter()
     gp = generic_params(layer) if style == "generic" else None
-    w_port = (f"input wire [{generic_neuron_bits(layer, gp)[j] - 1}:0] w, "
+    w_port = (f"input wire [{generic_neuron_width(layer, gp, j) - 1}:0] w, "
               if gp is not None else "")
     emit(f"module {name} (input wire clk, "
          f"input wire [{layer.in_features * layer.in_bits - 1}:0] x, {w_port}"
