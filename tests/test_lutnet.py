@@ -117,8 +117,9 @@ def test_bdd_of_a_threshold_function_is_small() -> None:
     assert len(nodes) <= 7 * 4
 
 
-@pytest.mark.parametrize("form", ["rom", "mux"])
-def test_both_verilog_forms_simulate_bit_exactly(tmp_path: Path, form: str) -> None:
+@pytest.mark.parametrize(("form", "partition"), [("rom", False), ("mux", False), ("mux", True)])
+def test_both_verilog_forms_simulate_bit_exactly(tmp_path: Path, form: str,
+                                                 partition: bool) -> None:
     sims = available_simulators()
     if not sims:
         pytest.skip("no Verilog simulator")
@@ -126,7 +127,9 @@ def test_both_verilog_forms_simulate_bit_exactly(tmp_path: Path, form: str) -> N
     ir = net.to_ir("t")
     codes, _ = net.input_codes(x)
     trace = run_lut(ir, codes.numpy())
-    (tmp_path / "net.v").write_text(lut_network_verilog(ir, "lutnet", form))  # type: ignore[arg-type]
+    text = lut_network_verilog(ir, "lutnet", form, partition)  # type: ignore[arg-type]
+    assert (text.count("module lutnet_l0_n") == ir.layers[0].out_features) == partition
+    (tmp_path / "net.v").write_text(text)
     n = write_vectors(ir, trace, tmp_path)  # type: ignore[arg-type]
     (tmp_path / "tb.v").write_text(make_testbench(ir, "lutnet", n))  # type: ignore[arg-type]
     for sim in sims:
@@ -172,6 +175,12 @@ def test_lut_network_synthesizes_on_both_targets(tmp_path: Path) -> None:
     codes = net.input_codes(x)[0].numpy()
     asic = synth_design(ir, tmp_path / "asic", "asic", vectors=codes[:100])
     assert asic["area_um2"] > 0 and asic["gate_level_vs_ir_mismatches"] == 0
+    # one module per neuron, mapped one by one: 6 + 2 neurons + head (raw: no head module)
+    fpga_part = synth_design(ir, tmp_path / "fpga_part", "fpga", partition=True)
+    assert fpga_part["partitions"] == 8 and 0 < fpga_part["luts"] <= 16
+    asic_part = synth_design(ir, tmp_path / "asic_part", "asic", vectors=codes[:100],
+                             partition=True)
+    assert asic_part["partitions"] == 8 and asic_part["gate_level_vs_ir_mismatches"] == 0
 
 
 def test_act_init_reaches_every_learned_scale() -> None:

@@ -59,6 +59,12 @@ def test_grid_overrides_and_defaults(tmp_path: Path) -> None:
     ({"name": "s", "out": "o", "defaults": {"designs": [
         {"name": "l", "leafwise": True, "partition": True, "style": "generic"}]},
       "jobs": [{"name": "a", "config": "tiny.yaml"}]}, "leafwise needs"),
+    ({"name": "s", "out": "o", "defaults": {"designs": [
+        {"name": "p", "partition": ["fpga"], "targets": ["asic"]}]},
+      "jobs": [{"name": "a", "config": "tiny.yaml"}]}, "partition lists targets"),
+    ({"name": "s", "out": "o", "defaults": {"designs": [
+        {"name": "l", "leafwise": True, "partition": ["fpga"]}]},
+      "jobs": [{"name": "a", "config": "tiny.yaml"}]}, "leafwise needs"),
     ({"name": "s", "out": "o", "defaults": {"set": {"train.hw_aware": {"epochs": 1}}},
       "jobs": [{"name": "a", "config": "tiny.yaml", "set": {"model.weight_bits": 4}}]},
      "weight_bits: 8"),
@@ -78,6 +84,24 @@ def test_leafwise_designs_have_their_own_asic_key() -> None:
     assert synth_entry_key(d, "asic") == "embedded_part_leafwise/asic"
     assert synth_entry_key(d, "fpga") == "embedded_part/fpga"
     assert synth_entry_key(DesignSpec(name="p", partition=True), "asic") == "embedded_part/asic"
+
+
+def test_partition_per_target_keys_and_simulates_both_forms(tmp_path: Path) -> None:
+    """``partition: [fpga]``: the xc7 count comes from the partitioned Verilog, the ASIC from
+    the whole design, and both Verilog forms are simulated (each sim file once)."""
+    from hwnn.sweep.job import _sim_designs, synth_entry_key
+    from hwnn.sweep.spec import DesignSpec, Job
+
+    d = DesignSpec(name="p", partition=["fpga"])
+    assert synth_entry_key(d, "asic") == "embedded/asic"
+    assert synth_entry_key(d, "fpga") == "embedded_part/fpga"
+    assert d.rtl_forms() == [False, True]
+    assert DesignSpec(name="q", partition=True).rtl_forms() == [True]
+    job = Job(name="j", config={}, steps=["sim"], sim_vectors=10, power_vectors=0,
+              clock_ns=2.0, timeout_s=60.0,
+              designs=[d, DesignSpec(name="q", partition=True, targets=["fpga"])])
+    sims = [(design.name, part, path.name) for design, part, path in _sim_designs(job, tmp_path)]
+    assert sims == [("p", False, "sim.json"), ("p", True, "sim_embedded_part.json")]
 
 
 def test_set_dotted_refuses_a_path_through_a_value() -> None:

@@ -87,50 +87,85 @@ def _bdd_lines(bits: np.ndarray, addr: str, name: str) -> tuple[list[str], str]:
     return lines, ref(root)
 
 
+def _lut_neuron_lines(layer: LutLayer, j: int, form: LutForm) -> list[str]:
+    """Wires ``a<j>`` (the address) and ``n<j>`` (the output code) of neuron ``j``."""
+    b, ob = layer.in_bits, layer.out_bits
+    rows = 1 << layer.address_bits
+    codes = layer.table[j] & ((1 << ob) - 1)  # two's complement bits of the output codes
+    fields = [f"x[{i * b + b - 1}:{i * b}]" for i in layer.inputs[j][::-1]]
+    lines = [f"  wire [{layer.address_bits - 1}:0] a{j} = {{{', '.join(fields)}}};"]
+    bits = []
+    for t in range(ob):
+        table = (codes >> t) & 1
+        if form == "rom":
+            lines.append(f"  localparam [{rows - 1}:0] T{j}_{t} = {_rom_literal(table)};")
+            bits.append(f"T{j}_{t}[a{j}]")
+        else:
+            wires, bit = _bdd_lines(table, f"a{j}", f"m{j}_{t}")
+            lines += wires
+            bits.append(bit)
+    lines.append(f"  wire [{ob - 1}:0] n{j} = {{{', '.join(bits[::-1])}}};")
+    return lines
+
+
+def _registered_output(width: int, src: str) -> list[str]:
+    return [f"  reg [{width - 1}:0] y_q;", f"  always @(posedge clk) y_q <= {src};",
+            "  assign y = y_q;", "endmodule", ""]
+
+
+def lut_neuron_module(layer: LutLayer, in_features: int, k: int, j: int, top: str,
+                      form: LutForm = "mux") -> str:
+    """Neuron ``j`` of layer ``k`` as its own module ``<top>_l<k>_n<j>`` (ports ``clk``, the
+    whole layer input ``x``, the neuron's registered output code ``y``): the unit of
+    partitioned synthesis, as :func:`hwnn.logic.verilog.neuron_module` is for dense layers."""
+    ob = layer.out_bits
+    lines = [f"module {top}_l{k}_n{j} (input wire clk, "
+             f"input wire [{in_features * layer.in_bits - 1}:0] x, "
+             f"output wire [{ob - 1}:0] y);"]
+    lines += _lut_neuron_lines(layer, j, form)
+    return "\n".join(lines + _registered_output(ob, f"n{j}"))
+
+
 def lut_layer_module(layer: LutLayer, in_features: int, k: int, top: str,
-                     form: LutForm = "mux") -> str:
+                     form: LutForm = "mux", partition: bool = False) -> str:
+    """Module ``<top>_l<k>``: every neuron's table and one output register; with
+    ``partition`` it only instantiates one :func:`lut_neuron_module` per neuron (emitted
+    before it) and holds no logic."""
     b, ob = layer.in_bits, layer.out_bits
     in_w, out_w = in_features * b, layer.out_features * ob
-    rows = 1 << layer.address_bits
     lines = [f"// layer {k} ({layer.name}): {layer.out_features} LUT neurons, fan-in "
-             f"{layer.fan_in} x {b} bits -> {ob} bits",
+             f"{layer.fan_in} x {b} bits -> {ob} bits"
+             + (", one module per neuron" if partition else ""),
              f"module {top}_l{k} (input wire clk, input wire [{in_w - 1}:0] x, "
              f"output wire [{out_w - 1}:0] y);"]
-    outs = []
-    codes = layer.table & ((1 << ob) - 1)  # two's complement bits of the output codes
+    if partition:
+        neurons = [lut_neuron_module(layer, in_features, k, j, top, form)
+                   for j in range(layer.out_features)]
+        lines += [f"  {top}_l{k}_n{j} u_n{j} (.clk(clk), .x(x), "
+                  f".y(y[{j * ob + ob - 1}:{j * ob}]));" for j in range(layer.out_features)]
+        return "\n".join(neurons) + "\n" + "\n".join([*lines, "endmodule", ""])
     for j in range(layer.out_features):
-        fields = [f"x[{i * b + b - 1}:{i * b}]" for i in layer.inputs[j][::-1]]
-        lines.append(f"  wire [{layer.address_bits - 1}:0] a{j} = {{{', '.join(fields)}}};")
-        bits = []
-        for t in range(ob):
-            table = (codes[j] >> t) & 1
-            if form == "rom":
-                lines.append(f"  localparam [{rows - 1}:0] T{j}_{t} = {_rom_literal(table)};")
-                bits.append(f"T{j}_{t}[a{j}]")
-            else:
-                wires, bit = _bdd_lines(table, f"a{j}", f"m{j}_{t}")
-                lines += wires
-                bits.append(bit)
-        lines.append(f"  wire [{ob - 1}:0] n{j} = {{{', '.join(bits[::-1])}}};")
-        outs.append(f"n{j}")
-    lines += [f"  reg [{out_w - 1}:0] y_q;",
-              f"  always @(posedge clk) y_q <= {{{', '.join(outs[::-1])}}};",
-              "  assign y = y_q;", "endmodule", ""]
-    return "\n".join(lines)
+        lines += _lut_neuron_lines(layer, j, form)
+    outs = ", ".join(f"n{j}" for j in reversed(range(layer.out_features)))
+    return "\n".join(lines + _registered_output(out_w, f"{{{outs}}}"))
 
 
-def lut_network_verilog(net: LutNetwork, top: str | None = None, form: LutForm = "mux") -> str:
-    """The complete Verilog of a LUT network (latency: one cycle per layer + head)."""
+def lut_network_verilog(net: LutNetwork, top: str | None = None, form: LutForm = "mux",
+                        partition: bool = False) -> str:
+    """The complete Verilog of a LUT network (latency: one cycle per layer + head).
+    ``partition=True`` writes every neuron as its own module (:func:`lut_neuron_module`), so a
+    synthesis flow can map the neurons one by one; the function is the same, cycle for
+    cycle."""
     if form not in LUT_FORMS:
         raise ValueError(f"unknown LUT Verilog form {form!r}; choose one of {LUT_FORMS}")
     net.validate()
     top = verilog_identifier(top or net.name)
     what = "a ROM" if form == "rom" else "a reduced mux tree (BDD)"
     parts = [f"// Generated by hwnn from LUT network {net.name!r}: each neuron's truth table as "
-             f"{what}.\n"]
+             f"{what}{', one module per neuron' if partition else ''}.\n"]
     width = net.input.features
     for k, layer in enumerate(net.layers):
-        parts.append(lut_layer_module(layer, width, k, top, form))
+        parts.append(lut_layer_module(layer, width, k, top, form, partition))
         width = layer.out_features
     parts += top_module(net, top)  # type: ignore[arg-type]  # same port convention
     return "\n".join(parts)

@@ -63,11 +63,11 @@ def design_verilog(net: AnyNetwork, top: str, style: Style = "embedded",
     tables are always constants (embedded) with one register stage per layer.
     ``partition``: one module per neuron (see :func:`~hwnn.logic.verilog.network_verilog`)."""
     if isinstance(net, LutNetwork):
-        if style != "embedded" or extra_stages or partition:
+        if style != "embedded" or extra_stages:
             raise HwnnError("a LUT network has one design: its truth tables as logic "
-                            "(style embedded, no extra stages, not partitioned); drop "
-                            "--generic/--csd/--extra-stages/--partition")
-        return lut_network_verilog(net, top)
+                            "(style embedded, no extra stages; --partition is allowed); drop "
+                            "--generic/--csd/--extra-stages")
+        return lut_network_verilog(net, top, partition=partition)
     try:
         return network_verilog(net, top, style, extra_stages, partition)
     except ValueError as exc:

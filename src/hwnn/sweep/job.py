@@ -38,11 +38,12 @@ JOB_LOG = "job.log"
 JOB_LOCK = ".job.lock"
 
 
-def sim_file(run_dir: Path, design: DesignSpec) -> Path:
+def sim_file(run_dir: Path, design: DesignSpec, partition: bool) -> Path:
+    """The ``sim*.json`` of ``design``'s Verilog in one form (see
+    :meth:`DesignSpec.rtl_forms`)."""
     from hwnn.methods.logic_flow import sim_json_path
 
-    return sim_json_path(run_dir, design.style, design.extra_stages, design.variant,
-                         design.partition)
+    return sim_json_path(run_dir, design.style, design.extra_stages, design.variant, partition)
 
 
 def fingerprints(run_dir: Path) -> Callable[[str], str | None]:
@@ -98,7 +99,7 @@ def synth_entry_key(design: DesignSpec, target: str) -> str:
     from hwnn.methods.synth_flow import design_label, synth_key
 
     label = design_label(design.style, design.extra_stages, design.variant, design.retime,
-                         design.partition)
+                         design.partitioned(target))
     return synth_key(label, target, design.leafwise and target == "asic")
 
 
@@ -109,14 +110,16 @@ def _synth_targets(job: Job) -> Iterator[tuple[DesignSpec, str, str]]:
             yield design, target, synth_entry_key(design, target)
 
 
-def _sim_designs(job: Job, run_dir: Path) -> Iterator[tuple[DesignSpec, Path]]:
-    """(design, ``sim*.json`` path) for every simulation ``job`` asks for, each file once."""
+def _sim_designs(job: Job, run_dir: Path) -> Iterator[tuple[DesignSpec, bool, Path]]:
+    """(design, partitioned, ``sim*.json`` path) for every simulation ``job`` asks for, each
+    file once."""
     seen: set[Path] = set()
     for design in job.designs:
-        path = sim_file(run_dir, design)
-        if design.sim and path not in seen:
-            seen.add(path)
-            yield design, path
+        for partition in design.rtl_forms():
+            path = sim_file(run_dir, design, partition)
+            if design.sim and path not in seen:
+                seen.add(path)
+                yield design, partition, path
 
 
 def results_current(run_dir: Path, job: Job) -> bool:
@@ -126,7 +129,7 @@ def results_current(run_dir: Path, job: Job) -> bool:
     fingerprint = fingerprints(run_dir)
     if "sim" in job.steps and not all(
             _sim_done(path, job.sim_vectors, fingerprint(d.variant))
-            for d, path in _sim_designs(job, run_dir)):
+            for d, _, path in _sim_designs(job, run_dir)):
         return False
     return "synth" not in job.steps or all(
         _synth_done(run_dir, key, job, target, fingerprint(design.variant))
@@ -192,7 +195,7 @@ def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> Non
             export(run_dir)
     fingerprint = fingerprints(run_dir)
     if "sim" in job.steps:
-        for design, path in _sim_designs(job, run_dir):
+        for design, partition, path in _sim_designs(job, run_dir):
             if _sim_done(path, job.sim_vectors, fingerprint(design.variant)):
                 console.print(f"sim {path.name}: done earlier on this IR, skipped")
                 continue
@@ -200,7 +203,7 @@ def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> Non
                 report = simulate_run(run_dir, job.sim_vectors, design.style,
                                       design.extra_stages, data_dir=job.data_dir,
                                       variant=design.variant, timeout_s=job.timeout_s,
-                                      partition=design.partition)
+                                      partition=partition)
             if not report["passed"]:
                 raise RuntimeError(f"simulation of {design.name} failed: see {report['path']}")
     if "synth" in job.steps:
@@ -212,7 +215,7 @@ def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> Non
                 synth_run(run_dir, target, design.style, design.extra_stages,
                           design.variant, design.retime, job.clock_ns,
                           power_vectors=job.power_vectors, timeout_s=job.timeout_s,
-                          data_dir=job.data_dir, partition=design.partition,
+                          data_dir=job.data_dir, partition=design.partitioned(target),
                           leafwise=design.leafwise and target == "asic")
 
 

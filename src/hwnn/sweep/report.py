@@ -13,7 +13,7 @@ from hwnn.atomic import atomic_write_bytes
 from hwnn.report.markdown import score, table
 from hwnn.report.power import STALE_POWER_NOTE, power_withheld, vector_power_mw
 from hwnn.sweep.job import JOB_FILE, sim_file, synth_entry_key
-from hwnn.sweep.spec import Job, SweepSpec
+from hwnn.sweep.spec import DesignSpec, Job, SweepSpec
 
 SYNTH_FIELDS = ("area_um2", "cells", "flip_flops", "fmax_mhz", "critical_path_ns",
                 "power_clock_mhz", "power_vectors_mw", "power_vectors", "power_vectors_method",
@@ -41,6 +41,22 @@ def _read(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _sim_summary(run_dir: Path, design: DesignSpec) -> dict[str, Any] | None:
+    """Passed, vectors and mismatches per simulator of every Verilog form ``design`` is
+    synthesised from (a partitioned form's simulators are suffixed ``/part`` when the design
+    has both forms); None while one of them has not been simulated."""
+    forms = design.rtl_forms()
+    docs = [(_read(sim_file(run_dir, design, part)), part) for part in forms]
+    if any(doc is None for doc, _ in docs):
+        return None
+    suffix = len(forms) > 1
+    return {"passed": all(doc.get("passed") for doc, _ in docs),  # type: ignore[union-attr]
+            "vectors": min(doc.get("vectors", 0) for doc, _ in docs),  # type: ignore[union-attr]
+            "mismatches": {k + ("/part" if part and suffix else ""): v["mismatches"]
+                           for doc, part in docs
+                           for k, v in doc.get("simulators", {}).items()}}  # type: ignore[union-attr]
+
+
 def collect_job(run_dir: Path, job: Job) -> dict[str, Any]:
     """Everything the tables need about one job (missing pieces are None)."""
     status = _read(run_dir / JOB_FILE) or {"status": "not run"}
@@ -50,14 +66,12 @@ def collect_job(run_dir: Path, job: Job) -> dict[str, Any]:
 
     designs: dict[str, Any] = {}
     for d in job.designs:
-        label = design_label(d.style, d.extra_stages, d.variant, d.retime, d.partition)
-        sim = _read(sim_file(run_dir, d)) if d.sim else None
+        label = design_label(d.style, d.extra_stages, d.variant, d.retime, d.partition is True)
+        if len(d.rtl_forms()) > 1:
+            label += f" ({', '.join(t for t in d.targets if d.partitioned(t))} partitioned)"
         entry: dict[str, Any] = {"label": label, "style": d.style, "extra_stages": d.extra_stages,
                                  "retime": d.retime, "variant": d.variant,
-                                 "sim": None if sim is None else {
-                                     "passed": sim.get("passed"), "vectors": sim.get("vectors"),
-                                     "mismatches": {k: v["mismatches"] for k, v in
-                                                    sim.get("simulators", {}).items()}}}
+                                 "sim": _sim_summary(run_dir, d) if d.sim else None}
         for target in d.targets:
             got = synth.get(synth_entry_key(d, target))
             entry[target] = None if got is None else {k: got[k] for k in SYNTH_FIELDS if k in got}

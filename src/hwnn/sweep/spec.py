@@ -52,8 +52,10 @@ class DesignSpec(_Strict):
     variant: Literal["net", "profiled"] = "net"
     targets: list[Literal["asic", "fpga"]] = Field(default_factory=lambda: ["asic", "fpga"])
     sim: bool = Field(True, description="simulate the RTL against the IR reference")
-    partition: bool = Field(False, description="one module per neuron, synthesised one by "
-                            "one (for networks too large for one Yosys run)")
+    partition: bool | list[Literal["asic", "fpga"]] = Field(
+        False, description="one module per neuron, synthesised one by one (for networks too "
+        "large for one Yosys run); true for every target, or a list of the targets to "
+        "partition (e.g. [fpga]: the ASIC netlist whole, the xc7 count neuron by neuron)")
     leafwise: bool = Field(False, description="asic: timing, power and the gate-level check "
                            "leaf by leaf (hwnn synth --leafwise) instead of on the stitched "
                            "netlist; needs partition, no retime, not generic")
@@ -62,11 +64,24 @@ class DesignSpec(_Strict):
     def _retime_asic_only(self) -> DesignSpec:
         if self.retime and self.targets != ["asic"]:
             raise ValueError(f"design {self.name}: retime is implemented for targets: [asic]")
-        if self.leafwise and not (self.partition and not self.retime
+        if isinstance(self.partition, list) and not set(self.partition) <= set(self.targets):
+            raise ValueError(f"design {self.name}: partition lists targets the design does "
+                             f"not have: {sorted(set(self.partition) - set(self.targets))}")
+        if self.leafwise and not (self.partitioned("asic") and not self.retime
                                   and self.style != "generic" and "asic" in self.targets):
             raise ValueError(f"design {self.name}: leafwise needs partition: true, an asic "
                              "target, no retime and an embedded or csd style")
         return self
+
+    def partitioned(self, target: str) -> bool:
+        """Whether ``target`` is synthesised from the one-module-per-neuron Verilog."""
+        return self.partition is True or (isinstance(self.partition, list)
+                                          and target in self.partition)
+
+    def rtl_forms(self) -> list[bool]:
+        """The Verilog forms (partitioned or not) some target is synthesised from, each once:
+        every one is simulated."""
+        return sorted({self.partitioned(t) for t in self.targets})
 
 
 class JobDefaults(_Strict):
