@@ -119,7 +119,9 @@ def test_small_sweep_on_ray_runs_reports_and_resumes(tmp_path: Path) -> None:
             "epochs": 1, "n_start": 20, "tolerance": 0.5}},
             "designs": [{"name": "prop", "targets": ["fpga"]}]},
         "jobs": [{"name": "a", "config": "tiny.yaml"},
-                 {"name": "b", "config": "tiny.yaml", "set": {"train.seed": 1}}]})
+                 {"name": "b", "config": "tiny.yaml", "set": {"train.seed": 1},
+                  "designs": [{"name": "prop", "targets": ["fpga"],
+                               "simulators": ["icarus"]}]}]})
     spec, jobs = load_sweep(path)
     seen: list[tuple[str, str | None]] = []
     report = run_sweep(spec, jobs, parallel=2, on_update=lambda name, status, done, total:
@@ -136,6 +138,8 @@ def test_small_sweep_on_ray_runs_reports_and_resumes(tmp_path: Path) -> None:
                                                  "mismatches": row["designs"]["prop"]["sim"][
                                                      "mismatches"]}
         assert set(row["designs"]["prop"]["sim"]["mismatches"].values()) == {0}
+        if name == "b":  # the design names its simulator
+            assert list(row["designs"]["prop"]["sim"]["mismatches"]) == ["icarus"]
         assert (run / "job.log").read_text().count("=== job") == 2
     md = (tmp_path / "tiny_sweep_sweep.md").read_text()
     assert "| a | done | accuracy" in md

@@ -203,7 +203,7 @@ def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> Non
                 report = simulate_run(run_dir, job.sim_vectors, design.style,
                                       design.extra_stages, data_dir=job.data_dir,
                                       variant=design.variant, timeout_s=job.timeout_s,
-                                      partition=partition)
+                                      partition=partition, simulators=design.simulators)
             if not report["passed"]:
                 raise RuntimeError(f"simulation of {design.name} failed: see {report['path']}")
     if "synth" in job.steps:

@@ -52,6 +52,10 @@ class DesignSpec(_Strict):
     variant: Literal["net", "profiled"] = "net"
     targets: list[Literal["asic", "fpga"]] = Field(default_factory=lambda: ["asic", "fpga"])
     sim: bool = Field(True, description="simulate the RTL against the IR reference")
+    simulators: list[Literal["icarus", "verilator"]] | None = Field(
+        None, min_length=1, description="RTL simulators to use (default: every one installed); "
+        "e.g. [verilator] for partitioned generic designs, which Icarus runs 35-57x slower "
+        "than whole ones")
     partition: bool | list[Literal["asic", "fpga"]] = Field(
         False, description="one module per neuron, synthesised one by one (for networks too "
         "large for one Yosys run); true for every target, or a list of the targets to "
