@@ -104,6 +104,30 @@ def test_partition_per_target_keys_and_simulates_both_forms(tmp_path: Path) -> N
     assert sims == [("p", False, "sim.json"), ("p", True, "sim_embedded_part.json")]
 
 
+def test_report_of_a_partly_partitioned_design_needs_both_sims(tmp_path: Path) -> None:
+    """The report's sim entry of a ``partition: [fpga]`` design combines both Verilog forms'
+    simulations (partitioned simulators suffixed ``/part``) and is None while one is
+    missing."""
+    from hwnn.sweep.report import collect_job
+    from hwnn.sweep.spec import DesignSpec, Job
+
+    job = Job(name="j", config={}, steps=["sim"], sim_vectors=10, power_vectors=0,
+              clock_ns=2.0, timeout_s=60.0, designs=[DesignSpec(name="p", partition=["fpga"])])
+
+    def sim(name: str, mismatches: int, vectors: int) -> None:
+        (tmp_path / name).write_text(json.dumps({
+            "passed": mismatches == 0, "vectors": vectors,
+            "simulators": {"icarus": {"mismatches": mismatches}}}))
+
+    sim("sim.json", 0, 10)
+    assert collect_job(tmp_path, job)["designs"]["p"]["sim"] is None
+    sim("sim_embedded_part.json", 2, 8)
+    entry = collect_job(tmp_path, job)["designs"]["p"]
+    assert entry["label"] == "embedded (fpga partitioned)"
+    assert entry["sim"] == {"passed": False, "vectors": 8,
+                            "mismatches": {"icarus": 0, "icarus/part": 2}}
+
+
 def test_set_dotted_refuses_a_path_through_a_value() -> None:
     tree = {"a": 1}
     with pytest.raises(ConfigError, match="not a mapping"):

@@ -46,15 +46,17 @@ def _sim_summary(run_dir: Path, design: DesignSpec) -> dict[str, Any] | None:
     synthesised from (a partitioned form's simulators are suffixed ``/part`` when the design
     has both forms); None while one of them has not been simulated."""
     forms = design.rtl_forms()
-    docs = [(_read(sim_file(run_dir, design, part)), part) for part in forms]
-    if any(doc is None for doc, _ in docs):
-        return None
+    docs: list[tuple[dict[str, Any], bool]] = []
+    for part in forms:
+        doc = _read(sim_file(run_dir, design, part))
+        if doc is None:
+            return None
+        docs.append((doc, part))
     suffix = len(forms) > 1
-    return {"passed": all(doc.get("passed") for doc, _ in docs),  # type: ignore[union-attr]
-            "vectors": min(doc.get("vectors", 0) for doc, _ in docs),  # type: ignore[union-attr]
+    return {"passed": all(doc.get("passed") for doc, _ in docs),
+            "vectors": min(doc.get("vectors", 0) for doc, _ in docs),
             "mismatches": {k + ("/part" if part and suffix else ""): v["mismatches"]
-                           for doc, part in docs
-                           for k, v in doc.get("simulators", {}).items()}}  # type: ignore[union-attr]
+                           for doc, part in docs for k, v in doc.get("simulators", {}).items()}}
 
 
 def collect_job(run_dir: Path, job: Job) -> dict[str, Any]:
