@@ -128,6 +128,25 @@ def test_report_of_a_partly_partitioned_design_needs_both_sims(tmp_path: Path) -
                             "mismatches": {"icarus": 0, "icarus/part": 2}}
 
 
+def test_a_job_cancelled_by_a_stopped_sweep_is_marked_stopped(tmp_path: Path) -> None:
+    """``record_stop`` turns a ``running`` job.json into ``stopped`` (steps kept) and leaves
+    finished or failed jobs alone."""
+    from hwnn.sweep.job import record_stop
+
+    for name, state in (("r", "running"), ("d", "done"), ("f", "failed")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "job.json").write_text(json.dumps(
+            {"name": name, "status": state, "steps": {"train": {"seconds": 1.0}},
+             "current": "synth:prop:asic"}))
+        record_stop(tmp_path / name)
+    running = json.loads((tmp_path / "r" / "job.json").read_text())
+    assert running["status"] == "stopped" and "resume" in running["error"]
+    assert running["steps"] == {"train": {"seconds": 1.0}} and "current" not in running
+    assert json.loads((tmp_path / "d" / "job.json").read_text())["status"] == "done"
+    assert json.loads((tmp_path / "f" / "job.json").read_text())["status"] == "failed"
+    record_stop(tmp_path / "missing")  # no job.json: nothing to do
+
+
 def test_set_dotted_refuses_a_path_through_a_value() -> None:
     tree = {"a": 1}
     with pytest.raises(ConfigError, match="not a mapping"):

@@ -168,6 +168,26 @@ def record_crash(run_dir: Path, name: str, err: BaseException) -> dict[str, Any]
     return status
 
 
+def record_stop(run_dir: Path) -> None:
+    """Mark a job that a stopped sweep (Ctrl-C, SIGTERM) cancelled while it ran as
+    ``stopped`` instead of leaving ``running`` in its ``job.json``; the steps it finished
+    stay recorded and the next run of the sweep resumes it. Other states are left as they
+    are."""
+    path = run_dir / JOB_FILE
+    if not path.is_file():
+        return
+    try:
+        status = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return
+    if status.get("status") != "running":
+        return
+    status.pop("current", None)
+    status.update(status="stopped", error="the sweep was stopped while this job ran; run the "
+                  "same sweep again to resume it")
+    _write_status(run_dir, status)
+
+
 def _steps(job: Job, run_dir: Path, status: dict[str, Any], console: Any) -> None:
     from hwnn.data import load_dataset
     from hwnn.methods.logic_flow import export, simulate_run

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnn.errors import HwnnError
-from hwnn.sweep.job import job_is_done, record_crash, run_job
+from hwnn.sweep.job import job_is_done, record_crash, record_stop, run_job
 from hwnn.sweep.report import write_report
 from hwnn.sweep.spec import Job, SweepSpec
 
@@ -105,6 +105,8 @@ def run_sweep(spec: SweepSpec, jobs: list[Job], *, address: str | None = None,
                     on_update(name, status, finished, total)
         except KeyboardInterrupt:
             _cancel(ray, list(pending))
+            for name in pending.values():
+                record_stop(out / name)
             raise
         finally:
             restore()
