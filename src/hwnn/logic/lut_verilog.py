@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 
 from hwnn.ir.lut import LutLayer, LutNetwork
-from hwnn.logic.verilog import top_module, verilog_identifier
+from hwnn.logic.verilog import register_chain_lines, top_module, verilog_identifier
 
 LutForm = Literal["rom", "mux"]
 LUT_FORMS: tuple[str, ...] = ("rom", "mux")
@@ -109,8 +109,8 @@ def _lut_neuron_lines(layer: LutLayer, j: int, form: LutForm) -> list[str]:
 
 
 def _registered_output(width: int, src: str) -> list[str]:
-    return [f"  reg [{width - 1}:0] y_q;", f"  always @(posedge clk) y_q <= {src};",
-            "  assign y = y_q;", "endmodule", ""]
+    """The output register (:func:`register_chain_lines`) and the module's end."""
+    return [*register_chain_lines(width, src), "endmodule", ""]
 
 
 def lut_neuron_module(layer: LutLayer, in_features: int, k: int, j: int, top: str,

@@ -299,16 +299,20 @@ def requantizer(emit: _Emitter, layer: DenseLayer, j: int, acc: Term, out_word: 
     emit(f"  assign {out_word} = {val};")
 
 
-def _register_chain(emit: _Emitter, width: int, src: str, extra_stages: int) -> None:
-    """``y`` = ``src`` delayed by one register plus ``extra_stages`` more (for retiming)."""
-    emit(f"  reg [{width - 1}:0] y_q;")
-    emit(f"  always @(posedge clk) y_q <= {src};")
+def register_chain_lines(width: int, src: str, extra_stages: int = 0) -> list[str]:
+    """Lines making output ``y`` = ``src`` delayed by one register plus ``extra_stages`` more
+    (for retiming)."""
+    lines = [f"  reg [{width - 1}:0] y_q;", f"  always @(posedge clk) y_q <= {src};"]
     prev = "y_q"
     for e in range(extra_stages):
-        emit(f"  reg [{width - 1}:0] y_e{e};")
-        emit(f"  always @(posedge clk) y_e{e} <= {prev};")
+        lines += [f"  reg [{width - 1}:0] y_e{e};", f"  always @(posedge clk) y_e{e} <= {prev};"]
         prev = f"y_e{e}"
-    emit(f"  assign y = {prev};")
+    return [*lines, f"  assign y = {prev};"]
+
+
+def _register_chain(emit: _Emitter, width: int, src: str, extra_stages: int) -> None:
+    for line in register_chain_lines(width, src, extra_stages):
+        emit(line)
 
 
 def neuron_module(net: IRNetwork, k: int, j: int, top: str, style: Style,

@@ -115,9 +115,11 @@ def _sim_designs(job: Job, run_dir: Path) -> Iterator[tuple[DesignSpec, bool, Pa
     file once."""
     seen: set[Path] = set()
     for design in job.designs:
+        if not design.sim:
+            continue
         for partition in design.rtl_forms():
             path = sim_file(run_dir, design, partition)
-            if design.sim and path not in seen:
+            if path not in seen:
                 seen.add(path)
                 yield design, partition, path
 
@@ -150,15 +152,22 @@ def _write_status(run_dir: Path, status: dict[str, Any]) -> None:
     atomic_write_bytes(run_dir / JOB_FILE, (json.dumps(status, indent=2) + "\n").encode())
 
 
+def _read_status(run_dir: Path) -> dict[str, Any] | None:
+    """The job's ``job.json`` (None when missing or unreadable)."""
+    path = run_dir / JOB_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
 def record_crash(run_dir: Path, name: str, err: BaseException) -> dict[str, Any]:
     """Mark a job whose worker died (e.g. killed by Ray's out-of-memory monitor, so
     :func:`run_job` could not write its own status) as failed in its ``job.json``; the
     steps it had finished stay recorded. Returns the status."""
-    path = run_dir / JOB_FILE
-    status: dict[str, Any] = {"name": name, "steps": {}}
-    if path.is_file():
-        with contextlib.suppress(json.JSONDecodeError):
-            status = json.loads(path.read_text())
+    status = _read_status(run_dir) or {"name": name, "steps": {}}
     status.pop("current", None)
     first = str(err).strip().splitlines()[0] if str(err).strip() else ""
     status.update(status="failed", error=f"{type(err).__name__}: {first} (the job's worker "
@@ -173,14 +182,8 @@ def record_stop(run_dir: Path) -> None:
     ``stopped`` instead of leaving ``running`` in its ``job.json``; the steps it finished
     stay recorded and the next run of the sweep resumes it. Other states are left as they
     are."""
-    path = run_dir / JOB_FILE
-    if not path.is_file():
-        return
-    try:
-        status = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return
-    if status.get("status") != "running":
+    status = _read_status(run_dir)
+    if status is None or status.get("status") != "running":
         return
     status.pop("current", None)
     status.update(status="stopped", error="the sweep was stopped while this job ran; run the "
