@@ -127,7 +127,8 @@ def differences(rows: list[dict[str, Any]]) -> list[str]:
                 "embedded design is the comparable number "
                 f"({_num(r['f_ret'], '.0f')} vs {seed['f_ret']} MHz).")
         if r["p_base"] is not None and _rel(r["p_base"], seed["p_base"]) > REL_LIMIT:
-            base = synth.get("generic/asic") or synth.get("generic_part/asic") or {}
+            base = (synth.get("generic/asic") or synth.get("generic_part/asic")
+                    or synth.get("generic_part_leafwise/asic") or {})
             ffs = base.get("flip_flops")
             out.append(
                 f"{name} power Base. ({r['p_base']:.0f} vs {seed['p_base']} mW): ours holds "

@@ -583,8 +583,8 @@ def test_partitioned_synthesis_matches_the_ir(tmp_path: Path, data_dir: Path) ->
 def test_partitioned_generic_baseline_matches_the_ir(tmp_path: Path, data_dir: Path) -> None:
     """The generic baseline split per neuron: each leaf takes its slice of the weight chain,
     the chain registers are glue (mapped in the shell), the stitched netlist with the chain
-    preloaded computes what the IR computes; the FPGA count includes the chain's flip-flops;
-    the leaf-by-leaf flow refuses it."""
+    preloaded computes what the IR computes; the FPGA count includes the chain's flip-flops
+    (the leaf-by-leaf flow on it: tests/test_leafwise.py)."""
     from hwnn.methods.synth_flow import chain_state, synth_design
 
     net = random_ir(11, 5, 3, 2)
@@ -598,8 +598,6 @@ def test_partitioned_generic_baseline_matches_the_ir(tmp_path: Path, data_dir: P
     assert e["flip_flops"] >= chain_bits
     f = synth_design(net, tmp_path / "fpga", "fpga", "generic", partition=True)
     assert f["partitions"] == leaves and f["flip_flops"] >= chain_bits
-    with pytest.raises(HwnnError, match="drop --leafwise"):
-        synth_design(net, tmp_path / "lw", "asic", "generic", partition=True, leafwise=True)
 
 
 def test_partitioned_fpga_counts_glue_logic(tmp_path: Path) -> None:

@@ -57,7 +57,8 @@ def test_grid_overrides_and_defaults(tmp_path: Path) -> None:
     ({"name": "s", "out": "o", "defaults": {"designs": [{"name": "l", "leafwise": True}]},
       "jobs": [{"name": "a", "config": "tiny.yaml"}]}, "leafwise needs partition"),
     ({"name": "s", "out": "o", "defaults": {"designs": [
-        {"name": "l", "leafwise": True, "partition": True, "style": "generic"}]},
+        {"name": "l", "leafwise": True, "partition": True, "retime": True,
+         "targets": ["asic"]}]},
       "jobs": [{"name": "a", "config": "tiny.yaml"}]}, "leafwise needs"),
     ({"name": "s", "out": "o", "defaults": {"designs": [
         {"name": "p", "partition": ["fpga"], "targets": ["asic"]}]},

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType
@@ -173,6 +173,11 @@ def declarations(body: str) -> list[tuple[str, tuple[int, int] | None, str]]:
             for kind, msb, lsb, name in _DECL.findall(body)]
 
 
+def drop_instances(body: str, cells: Collection[str]) -> str:
+    """A module body without its instances of ``cells`` (e.g. a shell without its leaves)."""
+    return _INSTANCE.sub(lambda m: "" if m.group(1) in cells else m.group(0), body)
+
+
 def instances(body: str) -> list[tuple[str, str, dict[str, str]]]:
     """``(cell, instance name as written, pin -> connection expression)`` of every cell or
     module instance in a module body."""
@@ -286,11 +291,14 @@ def simulate_activity(
     initial_state: Sequence[tuple[Sequence[str], int]] | None = None,
     hold_inputs: Mapping[str, int] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
+    read_outputs: bool = True,
 ) -> GateSimResult:
     """Per-net toggles of the netlist driven by one ``x`` vector per cycle (module docstring).
 
     ``initial_state``: ``(candidate names of a register's Q net, bit)`` per preloaded
-    register; ``hold_inputs``: other input ports tied to constants.
+    register; ``hold_inputs``: other input ports tied to constants. ``read_outputs=False``:
+    ``y`` is not read (it may be undriven, e.g. in a partitioned design's glue without its
+    leaves) and :attr:`GateSimResult.outputs` is empty.
     """
     n = len(vectors)
     nl = checked_netlist(netlist, top, in_width, n, clock_port, hold_inputs)
@@ -376,8 +384,8 @@ def simulate_activity(
             raise EdaError(f"preloaded register {inst_name} does not hold its value; tie the "
                            "load enable with hold_inputs")
     toggles = {name: int(np.count_nonzero(a[1:] != a[:-1])) for name, a in values.items()}
-    y_w = nl.outputs["y"]
-    outputs = [0] * n
+    y_w = nl.outputs["y"] if read_outputs else 0
+    outputs = [0] * n if read_outputs else []
     for k in range(y_w):
         bits = values.get(port_bit("y", y_w, k))
         if bits is None:

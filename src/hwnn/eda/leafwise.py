@@ -30,6 +30,11 @@ small, so every step runs per leaf:
    registers' own power subtracted) with the leaf's activities and loads; the design's
    power is the sum. The nets between leaves are counted once, with their driver.
 
+Glue with registers (the generic baseline's weight chain, loaded once and held during
+inference) is one more part, given the registers' preloaded state: it is simulated, timed and
+powered like a leaf, and a leaf port fed by those registers (the weight slice ``w``) is a
+constant input of that leaf (:func:`leafwise_analysis`).
+
 Area, cells and power cover the *live* leaves: a leaf no top output depends on (a hidden
 neuron whose outgoing weights were all pruned) is dropped, as the stitch drops its cells.
 What it leaves out, and by how much: the flat flow's stitch shares identical cells across
@@ -45,7 +50,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +58,15 @@ import numpy as np
 
 from hwnn.eda.gatesim import (
     declarations,
+    drop_instances,
     instances,
+    library,
     module_body,
+    module_span,
     net_name,
     parse_netlist,
     port_bit,
+    resolve_preload,
     simulate_activity,
 )
 from hwnn.eda.input_registers import register_inputs
@@ -89,6 +98,9 @@ class LeafInstance:
     module: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    #: ports besides clk, x and y (the generic baseline's weight slice ``w``): port -> shell
+    #: nets, LSB first; they must carry constants (preloaded glue registers)
+    held: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,13 +111,17 @@ class Shell:
     inputs: tuple[str, ...]  # x bits, LSB first
     outputs: tuple[str, ...]  # y bits, LSB first
     leaves: tuple[LeafInstance, ...]  # in dependency order
+    #: cells of the shell besides the leaves (the generic baseline's weight chain), as
+    #: ``(cell, instance, pin -> net)``; only with ``glue=True`` in :func:`read_shell`
+    glue: tuple[tuple[str, str, dict[str, str]], ...] = ()
 
 
 def read_shell(shell_netlist: str | os.PathLike[str], top: str, leaf_modules: set[str],
-               clock_port: str = "clk") -> Shell:
-    """The leaves of ``top`` in dependency order. The shell may hold nothing but leaf
-    instances (ports ``clk``, ``x``, ``y``); anything else is refused, since its power and
-    timing would be missed."""
+               clock_port: str = "clk", glue: bool = False) -> Shell:
+    """The leaves of ``top`` in dependency order. Without ``glue`` the shell may hold
+    nothing but leaf instances (ports ``clk``, ``x``, ``y``) and anything else is refused,
+    since its power and timing would be missed; with ``glue`` other cells are returned in
+    :attr:`Shell.glue` and leaves may have more input ports (:attr:`LeafInstance.held`)."""
     body = module_body(Path(shell_netlist).read_text(), top)
     ranges = {name: rng for _, rng, name in declarations(body)}
 
@@ -115,20 +131,26 @@ def read_shell(shell_netlist: str | os.PathLike[str], top: str, leaf_modules: se
         return tuple(expression_bits(name, ranges))
 
     leaves: list[LeafInstance] = []
+    others: list[tuple[str, str, dict[str, str]]] = []
     for cell, written, conns in instances(body):
         name = net_name(written)
         if cell not in leaf_modules:
-            raise EdaError(f"shell {top} holds cell {cell} ({name}) besides the leaves; the "
-                           "leaf-by-leaf flow needs a glue of wires only")
-        if set(conns) != {clock_port, "x", "y"}:
+            if not glue:
+                raise EdaError(f"shell {top} holds cell {cell} ({name}) besides the leaves; "
+                               "the leaf-by-leaf flow needs a glue of wires only")
+            others.append((cell, name, {pin: net_name(net) for pin, net in conns.items()}))
+            continue
+        extra = sorted(set(conns) - {clock_port, "x", "y"}) if glue else []
+        if set(conns) - set(extra) != {clock_port, "x", "y"}:
             raise EdaError(f"leaf instance {name} has ports {sorted(conns)}; expected "
                            f"{clock_port}, x, y")
         if net_name(conns[clock_port].strip()) != clock_port:
             raise EdaError(f"leaf instance {name} is not clocked by {clock_port}")
+        held = tuple((port, tuple(expression_bits(conns[port], ranges))) for port in extra)
         leaves.append(LeafInstance(name, cell, tuple(expression_bits(conns["x"], ranges)),
-                                   tuple(expression_bits(conns["y"], ranges))))
-    shell = Shell(top, port_bits("x"), port_bits("y"), tuple(leaves))
-    return Shell(top, shell.inputs, shell.outputs, _dependency_order(shell))
+                                   tuple(expression_bits(conns["y"], ranges)), held))
+    shell = Shell(top, port_bits("x"), port_bits("y"), tuple(leaves), tuple(others))
+    return replace(shell, leaves=_dependency_order(shell))
 
 
 def live_leaves(shell: Shell, used_inputs: Mapping[str, set[int]] | None = None) -> Shell:
@@ -148,8 +170,7 @@ def live_leaves(shell: Shell, used_inputs: Mapping[str, set[int]] | None = None)
         used = None if used_inputs is None else used_inputs[leaf.module]
         stack += [driver[net] for k, net in enumerate(leaf.inputs)
                   if net in driver and (used is None or k in used)]
-    return Shell(shell.top, shell.inputs, shell.outputs,
-                 tuple(leaf for leaf in shell.leaves if leaf.name in live))
+    return replace(shell, leaves=tuple(leaf for leaf in shell.leaves if leaf.name in live))
 
 
 def _dependency_order(shell: Shell) -> tuple[LeafInstance, ...]:
@@ -242,11 +263,17 @@ class LeafwiseResult:
     outputs: list[int]
     leaves: int
     table_path: Path
+    #: the glue's own row (its cells, timing and power; :func:`leafwise_analysis`), if any
+    glue: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
+        glue = {} if self.glue is None else {"glue": {
+            k: self.glue[k] for k in ("cells", "area_um2", "flip_flops", "power_mw",
+                                      "critical_path_ns", "preloaded_bits",
+                                      "unplaced_state_bits")}}
         return {"version": LEAFWISE_VERSION, "leaves": self.leaves,
                 "dead_leaves": list(self.dead_leaves), "critical_leaf": self.critical_leaf,
-                "table": str(self.table_path)}
+                "table": str(self.table_path), **glue}
 
 
 def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
@@ -254,17 +281,44 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
                       work: str | os.PathLike[str], *, period_ns: float,
                       vectors: Sequence[int], clock_port: str = "clk",
                       timeout_s: float = 600, progress: LeafProgress | None = None,
-                      data_dir: str | os.PathLike[str] | None = None) -> LeafwiseResult:
+                      data_dir: str | os.PathLike[str] | None = None,
+                      initial_state: Sequence[tuple[Sequence[str], int]] | None = None,
+                      hold_inputs: Mapping[str, int] | None = None) -> LeafwiseResult:
     """Steps 1-4 of the module docstring for every leaf of ``top``; each leaf's numbers
     are kept in ``work/<leaf>/leaf_analysis.json`` (keyed by its netlist, input stream,
-    loads, clock and method), so an interrupted run resumes."""
+    loads, clock and method), so an interrupted run resumes.
+
+    ``initial_state`` (``(candidate Q-net names, bit)`` per register, as for
+    :func:`simulate_activity`) allows a shell with glue cells: registers preloaded once and
+    held during inference by ``hold_inputs`` (the generic baseline's weight chain,
+    ``w_en = 0``). The glue is then analysed as one more part (:func:`_analyse_glue`): the
+    shell without its leaves, its registers preloaded, timed and powered like a leaf with
+    the leaves' pins as the loads on its nets. A leaf port besides ``clk``, ``x`` and ``y``
+    (the weight slice ``w``) must carry the Q nets of such registers, and is simulated as a
+    constant input."""
     if not len(vectors):
         raise EdaError("need at least one input vector")
     work = Path(work)
-    every = read_shell(shell_netlist, top, set(leaf_netlists), clock_port)
+    every = read_shell(shell_netlist, top, set(leaf_netlists), clock_port,
+                       glue=initial_state is not None)
     liberty = liberty_path(data_dir)
     areas, flops = cell_areas(liberty), sequential_cells(liberty)
     lib_caps, wire = input_capacitances(liberty), default_wire_load(liberty)
+    glue_path: Path | None = None
+    constants: dict[str, bool] = {}
+    if every.glue:
+        assert initial_state is not None
+        glue_path = work / "glue" / "glue_netlist.v"
+        glue_path.parent.mkdir(parents=True, exist_ok=True)
+        glue_path.write_text(glue_netlist(Path(shell_netlist).read_text(), top,
+                                          set(leaf_netlists)))
+        constants = held_values(glue_path, top, initial_state, data_dir)
+    for leaf in every.leaves:
+        loose = [net for _, nets in leaf.held for net in nets if net not in constants]
+        if loose:
+            raise EdaError(f"leaf instance {leaf.name}: nets {loose[:4]} on its ports "
+                           f"{[port for port, _ in leaf.held]} are not the outputs of preloaded "
+                           "glue registers; the leaf-by-leaf flow simulates only x as data")
     texts = {m: Path(p).read_text() for m, p in leaf_netlists.items()}
     own = {m: port_loads(t, m, lib_caps) for m, t in texts.items()}
     counts = {m: _cell_counts(t, m) for m, t in texts.items()}
@@ -273,11 +327,21 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
     shell = live_leaves(every, used)
     net_cap: dict[str, float] = {}
     net_pins: dict[str, int] = {}
+
+    def add_pins(net: str, cap: float, pins: int) -> None:
+        net_cap[net] = net_cap.get(net, 0.0) + cap
+        net_pins[net] = net_pins.get(net, 0) + pins
+
     for leaf in shell.leaves:
-        for k, net in enumerate(leaf.inputs):
-            cap, pins = own[leaf.module][port_bit("x", len(leaf.inputs), k)]
-            net_cap[net] = net_cap.get(net, 0.0) + cap
-            net_pins[net] = net_pins.get(net, 0) + pins
+        for port, nets in (("x", leaf.inputs), *leaf.held):
+            for k, net in enumerate(nets):
+                add_pins(net, *own[leaf.module][port_bit(port, len(nets), k)])
+    glue_own: dict[str, float] = {}  # pin capacitance the glue's own cells put on a net
+    for cell, _, conns in every.glue:
+        for pin, net in conns.items():
+            if pin in lib_caps.get(cell, {}):
+                add_pins(net, lib_caps[cell][pin], 1)
+                glue_own[net] = glue_own.get(net, 0.0) + lib_caps[cell][pin]
 
     def extra(net: str, own_cap: float) -> float:
         """set_load value: the other leaves' pins plus the wire of the whole net (set_load
@@ -295,15 +359,17 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
         idle = np.zeros(n, dtype=bool)  # a bit from a dead leaf: no pin reads it
         bits = np.stack([state.get(net, idle) for net in leaf.inputs], axis=1)
         mine = own[leaf.module]
-        width = len(leaf.inputs)
-        loads = {port_bit("x", width, k): extra(net, mine[port_bit("x", width, k)][0])
-                 for k, net in enumerate(leaf.inputs)}
+        loads = {port_bit(port, len(nets), k): extra(net, mine[port_bit(port, len(nets), k)][0])
+                 for port, nets in (("x", leaf.inputs), *leaf.held)
+                 for k, net in enumerate(nets)}
         loads.update({port_bit("y", len(leaf.outputs), k): extra(net, 0.0)
                       for k, net in enumerate(leaf.outputs) if net in net_cap})
-        fed_by_leaves = any(net not in top_inputs for net in leaf.inputs)
+        hold = {port: sum(int(constants[net]) << k for k, net in enumerate(nets))
+                for port, nets in leaf.held}
+        fed_by_leaves = bool(leaf.held) or any(net not in top_inputs for net in leaf.inputs)
         row = _analyse_leaf(leaf, texts[leaf.module], leaf_netlists[leaf.module], bits, loads,
                             fed_by_leaves, work / _safe(leaf.name), period_ns, clock_port,
-                            timeout_s, data_dir)
+                            timeout_s, data_dir, hold)
         outs = np.array(row["outputs"], dtype=object)
         for k, net in enumerate(leaf.outputs):
             after[net] = np.array([(w >> k) & 1 for w in outs], dtype=bool)
@@ -322,16 +388,33 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
     for k, net in enumerate(shell.outputs):
         for i in np.flatnonzero(after[net]).tolist():
             outputs[i] |= 1 << k
+    glue_row: dict[str, Any] | None = None
+    by_type: dict[str, int] = {}
+    for leaf in shell.leaves:
+        for cell, count in counts[leaf.module].items():
+            by_type[cell] = by_type.get(cell, 0) + count
+    if glue_path is not None:
+        assert initial_state is not None
+        glue_loads = {net: net_cap[net] - glue_own.get(net, 0.0)
+                      + wire.net_capacitance(net_pins[net]) for net in constants if net in net_cap}
+        glue_row = _analyse_glue(glue_path, top, list(words), len(shell.inputs),
+                                 initial_state, hold_inputs or {}, glue_loads,
+                                 work / "glue", period_ns, clock_port, timeout_s, data_dir)
+        glue_cells = {cell: 0 for cell, _, _ in every.glue}
+        for cell, _, _ in every.glue:
+            glue_cells[cell] += 1
+        glue_row |= {"area_um2": round(sum(n * areas[c] for c, n in glue_cells.items()), 3),
+                     "cells": len(every.glue),
+                     "flip_flops": sum(n for c, n in glue_cells.items() if c in flops)}
+        for cell, count in glue_cells.items():
+            by_type[cell] = by_type.get(cell, 0) + count
+        rows.append(glue_row)
     table = work / "leaves.json"
     table.write_text(json.dumps(rows, indent=1) + "\n")
     worst = max(rows, key=lambda r: r["critical_path_ns"])
     total = {f: sum(r[f] for r in rows) for f in ("internal_mw", "switching_mw",
                                                   "leakage_mw", "input_register_mw")}
     total["total_mw"] = sum(r["power_mw"] for r in rows)
-    by_type: dict[str, int] = {}
-    for leaf in shell.leaves:
-        for cell, count in counts[leaf.module].items():
-            by_type[cell] = by_type.get(cell, 0) + count
     return LeafwiseResult(
         area_um2=round(sum(r["area_um2"] for r in rows), 3), cells_by_type=by_type,
         flip_flops=sum(r["flip_flops"] for r in rows),
@@ -342,15 +425,73 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
         annotated_nets=sum(r["annotated_nets"] for r in rows),
         unmatched_nets=sum(r["unmatched_nets"] for r in rows),
         repropagated_pins=sum(r["repropagated_pins"] for r in rows),
-        outputs=outputs, leaves=len(rows), table_path=table)
+        outputs=outputs, leaves=len(shell.leaves), table_path=table, glue=glue_row)
+
+
+def glue_netlist(shell_text: str, top: str, leaf_modules: set[str]) -> str:
+    """The shell netlist's ``top`` without its leaf instances: the glue cells alone (nets
+    that only leaves drove or read are left dangling; ``y`` is then undriven)."""
+    header, end = module_span(shell_text, top)
+    body = drop_instances(shell_text[header.end():end], leaf_modules)
+    return shell_text[:header.end()] + body + shell_text[end:]
+
+
+def held_values(glue: str | os.PathLike[str], top: str,
+                initial_state: Sequence[tuple[Sequence[str], int]],
+                data_dir: str | os.PathLike[str] | None = None) -> dict[str, bool]:
+    """Value of every net a preloaded glue register drives (``Q`` = its bit, ``QN`` = the
+    inverse), found by :func:`resolve_preload` as the flat flow's simulation finds them."""
+    nl = parse_netlist(Path(glue).read_text(), top)
+    preload, _ = resolve_preload(nl, library(data_dir), initial_state)
+    values: dict[str, bool] = {}
+    for inst in nl.instances:
+        if inst.name in preload:
+            bit = preload[inst.name][0]
+            if inst.pins.get("Q"):
+                values[inst.pins["Q"]] = bit
+            if inst.pins.get("QN"):
+                values[inst.pins["QN"]] = not bit
+    return values
+
+
+def _analyse_glue(netlist: Path, top: str, words: list[int], in_width: int,
+                  initial_state: Sequence[tuple[Sequence[str], int]],
+                  hold_inputs: Mapping[str, int], loads: dict[str, float], folder: Path,
+                  period_ns: float, clock_port: str, timeout_s: float,
+                  data_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """Activity (registers preloaded, ``hold_inputs`` tied; the simulation refuses a
+    register that does not hold), timing and power (method 2) of the glue netlist, its nets
+    loaded by the leaves' pins (``loads``, ``set_load`` per net)."""
+    act = simulate_activity(netlist, top, in_width=in_width, vectors=words,
+                            clock_port=clock_port, initial_state=initial_state,
+                            hold_inputs=hold_inputs, data_dir=data_dir, read_outputs=False)
+    tim = timing(netlist, top, folder / "timing", period_ns=period_ns, clock_port=clock_port,
+                 timeout_s=timeout_s, data_dir=data_dir, net_loads=loads)
+    pw = power_from_activity(netlist, top, folder / "power", period_ns=period_ns,
+                             activity=act.activity, clock_port=clock_port,
+                             timeout_s=timeout_s, data_dir=data_dir, net_loads=loads)
+    return {"leaf": "(glue)", "module": top, "cycles": act.cycles,
+            "critical_path_ns": round(tim.critical_path_ns, 6),
+            "startpoint": tim.startpoint, "endpoint": tim.endpoint,
+            "inputs_registered_for_timing": False,
+            "power_mw": pw.total_mw, "internal_mw": pw.internal_mw,
+            "switching_mw": pw.switching_mw, "leakage_mw": pw.leakage_mw,
+            "input_register_mw": pw.input_register_mw,
+            "annotated_nets": pw.annotated_nets, "unmatched_nets": len(pw.unmatched_nets),
+            "repropagated_pins": pw.repropagated_pins,
+            "extra_load_ff": round(sum(loads.values()), 3),
+            "preloaded_bits": act.preloaded_bits,
+            "unplaced_state_bits": act.unplaced_state_bits}
 
 
 def _analyse_leaf(leaf: LeafInstance, text: str, netlist: str | os.PathLike[str],
                   bits: np.ndarray, loads: dict[str, float], fed_by_leaves: bool, folder: Path,
                   period_ns: float, clock_port: str, timeout_s: float,
-                  data_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+                  data_dir: str | os.PathLike[str] | None,
+                  hold: Mapping[str, int] | None = None) -> dict[str, Any]:
     key = _key(LEAFWISE_VERSION, POWER_METHOD_VERSION, text, np.packbits(bits).tobytes(),
-               bits.shape, sorted(loads.items()), period_ns, fed_by_leaves)
+               bits.shape, sorted(loads.items()), period_ns, fed_by_leaves,
+               *([sorted(hold.items())] if hold else []))
     cached = folder / _RESULT
     if cached.is_file():
         doc = json.loads(cached.read_text())
@@ -360,7 +501,7 @@ def _analyse_leaf(leaf: LeafInstance, text: str, netlist: str | os.PathLike[str]
     cached.unlink(missing_ok=True)
     words = _pack(bits)
     act = simulate_activity(netlist, leaf.module, in_width=bits.shape[1], vectors=words,
-                    clock_port=clock_port, data_dir=data_dir)
+                            clock_port=clock_port, hold_inputs=hold, data_dir=data_dir)
     timed = netlist
     if fed_by_leaves:  # register-to-register paths, as in the flat design
         wrapped, _ = register_inputs(text, leaf.module, clock_port)

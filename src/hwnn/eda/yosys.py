@@ -538,18 +538,16 @@ def _asic_by_leaves(verilog_files: Sequence[str | os.PathLike[str]], top: str, w
                                for name, r in mapped.items()))
     glue.write_text("\n".join(part.glue.values()))
     shell = mapper([stubs, glue], top, work, False, True)
-    if not stitch:
-        if set(shell.cells_by_type) - set(mapped):
-            raise EdaError(f"the shell of {top} holds cells besides the leaves "
-                           f"({sorted(set(shell.cells_by_type) - set(mapped))}); stitch it")
-        cells: dict[str, int] = {}
+    if not stitch:  # the leaves' sums plus the shell's own cells (e.g. a weight chain)
+        cells = {name: count for name, count in shell.cells_by_type.items()
+                 if name not in mapped}
         for r in mapped.values():
             for name, count in r.cells_by_type.items():
                 cells[name] = cells.get(name, 0) + count
-        return replace(shell, area_um2=sum(r.area_um2 for r in mapped.values()),
+        return replace(shell, area_um2=shell.area_um2 + sum(r.area_um2 for r in mapped.values()),
                        cell_count=sum(cells.values()), cells_by_type=cells,
-                       flip_flops=sum(r.flip_flops for r in mapped.values()), retimed=retime,
-                       partitions=len(mapped),
+                       flip_flops=shell.flip_flops + sum(r.flip_flops for r in mapped.values()),
+                       retimed=retime, partitions=len(mapped),
                        leaf_netlists={name: str(r.netlist_path) for name, r in mapped.items()})
     flat = stitch_netlist(shell.netlist_path, top,
                           {name: r.netlist_path for name, r in mapped.items()},

@@ -206,13 +206,16 @@ def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: in
     return entry
 
 
-def _asic_leafwise(net: AnyNetwork, src: Path, work: Path, extra_stages: int,
+def _asic_leafwise(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: int,
                    clock_ns: float, vectors: np.ndarray | None, timeout_s: float, jobs: int,
                    progress: PartitionProgress | None) -> dict[str, Any]:
     """Partitioned ASIC design analysed leaf by leaf (:mod:`hwnn.eda.leafwise`), for
     designs whose flat netlist does not fit in memory: area and cells are the live leaves'
     sums (no sharing of identical cells across leaves), fmax the slowest leaf, power the sum of
-    the leaves' vector power (method 2), the gate-level check from the leaves' outputs."""
+    the leaves' vector power (method 2), the gate-level check from the leaves' outputs. The
+    generic baseline's weight chain (glue) is preloaded with the weights and held
+    (``w_en = 0``) and counted as one more part; each neuron sees its weight slice as a
+    constant input."""
     if vectors is None or not len(vectors):
         raise HwnnError("the leaf-by-leaf flow measures power from test vectors: give "
                         "power_vectors > 0")
@@ -224,10 +227,16 @@ def _asic_leafwise(net: AnyNetwork, src: Path, work: Path, extra_stages: int,
     assert syn.leaf_netlists is not None
     words = pack_words(vectors, net.input.bits)
     t1 = time.perf_counter()
+    generic = style == "generic"
     res = leafwise_analysis(syn.netlist_path, top, syn.leaf_netlists, work / "leafwise",
                             period_ns=clock_ns, vectors=words, timeout_s=timeout_s,
-                            progress=progress)
-    return {
+                            progress=progress,
+                            initial_state=chain_state(net) if generic else None,
+                            hold_inputs={"w_en": 0, "w_in": 0} if generic else None)
+    preload = ({"preloaded_state_bits": res.glue["preloaded_bits"],
+                "unplaced_state_bits": res.glue["unplaced_state_bits"]}
+               if res.glue is not None else {})
+    return {**preload,
         "asic_flow": ASIC_FLOW_VERSION, "timing_power_flow": "leafwise",
         "leafwise": res.summary(),
         "area_um2": res.area_um2, "cells": sum(res.cells_by_type.values()),
@@ -280,10 +289,6 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
     if leafwise and not (partition and target == "asic" and not retime):
         raise HwnnError("the leaf-by-leaf flow is for partitioned ASIC designs without "
                         "retiming: add --partition, --target asic, drop --retime")
-    if leafwise and style == "generic":
-        raise HwnnError("the leaf-by-leaf flow needs every leaf's inputs from other leaves or "
-                        "the top inputs; the generic baseline's weight chain is glue logic, so "
-                        "analyse it on the stitched netlist: drop --leafwise")
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     with _design_lock(work):
@@ -302,8 +307,8 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
             entry["nonzero_weights"] = sum(la.nonzero_weights() for la in net.layers)
         t0 = time.perf_counter()
         if target == "asic" and leafwise:
-            entry.update(_asic_leafwise(net, src, work, extra_stages, clock_ns, vectors,
-                                        timeout_s, jobs, progress))
+            entry.update(_asic_leafwise(net, src, work, style, extra_stages, clock_ns,
+                                        vectors, timeout_s, jobs, progress))
         elif target == "asic":
             entry.update(_asic(net, src, work, style, extra_stages, retime, clock_ns,
                                input_activity, vectors, timeout_s, partition, jobs, progress))

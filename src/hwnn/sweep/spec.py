@@ -62,7 +62,7 @@ class DesignSpec(_Strict):
         "partition (e.g. [fpga]: the ASIC netlist whole, the xc7 count neuron by neuron)")
     leafwise: bool = Field(False, description="asic: timing, power and the gate-level check "
                            "leaf by leaf (hwnn synth --leafwise) instead of on the stitched "
-                           "netlist; needs partition, no retime, not generic")
+                           "netlist; needs partition and no retime")
 
     @model_validator(mode="after")
     def _retime_asic_only(self) -> DesignSpec:
@@ -72,9 +72,9 @@ class DesignSpec(_Strict):
             raise ValueError(f"design {self.name}: partition lists targets the design does "
                              f"not have: {sorted(set(self.partition) - set(self.targets))}")
         if self.leafwise and not (self.partitioned("asic") and not self.retime
-                                  and self.style != "generic" and "asic" in self.targets):
-            raise ValueError(f"design {self.name}: leafwise needs partition: true, an asic "
-                             "target, no retime and an embedded or csd style")
+                                  and "asic" in self.targets):
+            raise ValueError(f"design {self.name}: leafwise needs partition: true (or "
+                             "[asic, ...]), an asic target and no retime")
         return self
 
     def partitioned(self, target: str) -> bool:
