@@ -4,6 +4,7 @@ leaf, against the flat flow on the same design; its load model and refusals."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,17 +63,23 @@ def test_a_shell_with_logic_is_refused(tmp_path: Path) -> None:
         read_shell(shell, "top", {"leaf", "INV_X1"})
 
 
+def _both_flows(tmp_path: Path, net: Any, style: str, n: int, seed: int
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The partitioned design of ``net`` through the flat (stitched) flow and the
+    leaf-by-leaf flow, on ``n`` random 4-bit input vectors, 2 ns clock."""
+    vectors = np.random.default_rng(seed).integers(0, 16, size=(n, net.input.features))
+    return tuple(synth_design(net, tmp_path / name, "asic", style,  # type: ignore[arg-type]
+                              vectors=vectors, partition=True, clock_ns=2.0, leafwise=lw)
+                 for name, lw in (("flat", False), ("leaf", True)))
+
+
 def test_leafwise_flow_agrees_with_the_flat_flow(tmp_path: Path) -> None:
     """A two-layer network, one module per neuron: the leaf-by-leaf flow reproduces the flat
     (stitched) flow's fmax within 2 % and its vector power within 3 % (it counts the cells
     the stitch shares across leaves: here +1.2 %), and its gate-level outputs match the IR.
     Measured when written: 322.58 vs 324.94 MHz, 19.47 vs 19.71 mW."""
     net = random_ir(3, 12, 6, 4)
-    vectors = np.random.default_rng(0).integers(0, 16, size=(300, 12))
-    flat = synth_design(net, tmp_path / "flat", "asic", "embedded", vectors=vectors,
-                        partition=True, clock_ns=2.0)
-    leaf = synth_design(net, tmp_path / "leaf", "asic", "embedded", vectors=vectors,
-                        partition=True, clock_ns=2.0, leafwise=True)
+    flat, leaf = _both_flows(tmp_path, net, "embedded", 300, seed=0)
     assert leaf["timing_power_flow"] == "leafwise" and leaf["partitions"] == 11
     assert flat["gate_level_vs_ir_mismatches"] == leaf["gate_level_vs_ir_mismatches"] == 0
     assert leaf["power_vectors_repropagated_pins"] == 0 and leaf["unmatched_nets"] == 0
@@ -95,11 +102,7 @@ def test_leafwise_flow_handles_the_generic_weight_chain(tmp_path: Path) -> None:
     from hwnn.methods.synth_flow import chain_state
 
     net = random_ir(11, 5, 3, 2)
-    vectors = np.random.default_rng(2).integers(0, 16, size=(200, 5))
-    flat = synth_design(net, tmp_path / "flat", "asic", "generic", vectors=vectors,
-                        partition=True, clock_ns=2.0)
-    leaf = synth_design(net, tmp_path / "leaf", "asic", "generic", vectors=vectors,
-                        partition=True, clock_ns=2.0, leafwise=True)
+    flat, leaf = _both_flows(tmp_path, net, "generic", 200, seed=2)
     assert flat["gate_level_vs_ir_mismatches"] == leaf["gate_level_vs_ir_mismatches"] == 0
     assert leaf["preloaded_state_bits"] == flat["preloaded_state_bits"] == len(chain_state(net))
     assert leaf["unplaced_state_bits"] == 0 and leaf["unmatched_nets"] == 0

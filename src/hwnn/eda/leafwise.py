@@ -77,7 +77,7 @@ from hwnn.eda.liberty import (
     liberty_path,
     sequential_cells,
 )
-from hwnn.eda.sta import POWER_METHOD_VERSION, power_from_activity, timing
+from hwnn.eda.sta import POWER_METHOD_VERSION, PowerResult, power_from_activity, timing
 from hwnn.eda.stitch import expression_bits
 from hwnn.errors import EdaError
 
@@ -454,6 +454,16 @@ def held_values(glue: str | os.PathLike[str], top: str,
     return values
 
 
+def _power_fields(pw: PowerResult, loads: Mapping[str, float]) -> dict[str, Any]:
+    """The power columns of a part's row in ``leaves.json``."""
+    return {"power_mw": pw.total_mw, "internal_mw": pw.internal_mw,
+            "switching_mw": pw.switching_mw, "leakage_mw": pw.leakage_mw,
+            "input_register_mw": pw.input_register_mw,
+            "annotated_nets": pw.annotated_nets, "unmatched_nets": len(pw.unmatched_nets),
+            "repropagated_pins": pw.repropagated_pins,
+            "extra_load_ff": round(sum(loads.values()), 3)}
+
+
 def _analyse_glue(netlist: Path, top: str, words: list[int], in_width: int,
                   initial_state: Sequence[tuple[Sequence[str], int]],
                   hold_inputs: Mapping[str, int], loads: dict[str, float], folder: Path,
@@ -473,13 +483,7 @@ def _analyse_glue(netlist: Path, top: str, words: list[int], in_width: int,
     return {"leaf": "(glue)", "module": top, "cycles": act.cycles,
             "critical_path_ns": round(tim.critical_path_ns, 6),
             "startpoint": tim.startpoint, "endpoint": tim.endpoint,
-            "inputs_registered_for_timing": False,
-            "power_mw": pw.total_mw, "internal_mw": pw.internal_mw,
-            "switching_mw": pw.switching_mw, "leakage_mw": pw.leakage_mw,
-            "input_register_mw": pw.input_register_mw,
-            "annotated_nets": pw.annotated_nets, "unmatched_nets": len(pw.unmatched_nets),
-            "repropagated_pins": pw.repropagated_pins,
-            "extra_load_ff": round(sum(loads.values()), 3),
+            "inputs_registered_for_timing": False, **_power_fields(pw, loads),
             "preloaded_bits": act.preloaded_bits,
             "unplaced_state_bits": act.unplaced_state_bits}
 
@@ -517,13 +521,7 @@ def _analyse_leaf(leaf: LeafInstance, text: str, netlist: str | os.PathLike[str]
            "critical_path_ns": round(tim.critical_path_ns, 6),
            "startpoint": f"{leaf.name}.{tim.startpoint}",
            "endpoint": f"{leaf.name}.{tim.endpoint}",
-           "inputs_registered_for_timing": fed_by_leaves,
-           "power_mw": pw.total_mw, "internal_mw": pw.internal_mw,
-           "switching_mw": pw.switching_mw, "leakage_mw": pw.leakage_mw,
-           "input_register_mw": pw.input_register_mw,
-           "annotated_nets": pw.annotated_nets, "unmatched_nets": len(pw.unmatched_nets),
-           "repropagated_pins": pw.repropagated_pins,
-           "extra_load_ff": round(sum(loads.values()), 3),
+           "inputs_registered_for_timing": fed_by_leaves, **_power_fields(pw, loads),
            "outputs": act.outputs}
     cached.write_text(json.dumps({"key": key, "row": row}) + "\n")
     return row
