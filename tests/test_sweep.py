@@ -148,6 +148,28 @@ def test_a_job_cancelled_by_a_stopped_sweep_is_marked_stopped(tmp_path: Path) ->
     record_stop(tmp_path / "missing")  # no job.json: nothing to do
 
 
+def test_restricted_steps_run_alone_and_the_rest_resumes_later(tmp_path: Path) -> None:
+    """``hwnn sweep --steps train --steps export``: each job keeps those of its steps, in its
+    order; finished that way it is done for the restricted sweep but not for the full one,
+    so the full sweep resumes the other steps. Unknown steps are refused."""
+    from hwnn.sweep import restrict_steps
+    from hwnn.sweep.job import JOB_FILE, job_is_done
+
+    path = _write(tmp_path, {"name": "s", "out": str(tmp_path / "jobs"), "jobs": [
+        {"name": "a", "config": "tiny.yaml"},
+        {"name": "b", "config": "tiny.yaml", "steps": ["sim", "export"]}]})
+    _, jobs = load_sweep(path)
+    short = restrict_steps(jobs, ["export", "train"])
+    assert [j.steps for j in short] == [["train", "export"], ["export"]]
+    run = tmp_path / "jobs" / "a"
+    run.mkdir(parents=True)
+    (run / JOB_FILE).write_text(json.dumps({"name": "a", "status": "done",
+                                            "job": short[0].model_dump(mode="json")}))
+    assert job_is_done(run, short[0]) and not job_is_done(run, jobs[0])
+    with pytest.raises(ConfigError, match="unknown step"):
+        restrict_steps(jobs, ["train", "fit"])
+
+
 def test_set_dotted_refuses_a_path_through_a_value() -> None:
     tree = {"a": 1}
     with pytest.raises(ConfigError, match="not a mapping"):

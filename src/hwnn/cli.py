@@ -386,16 +386,21 @@ def sweep(
     jobs: Annotated[int | None, typer.Option(min=1, help="jobs at once on local Ray "
                                              "(default: all cores)")] = None,
     only: Annotated[list[str] | None, typer.Option(help="run only this job (repeatable)")] = None,
+    steps: Annotated[list[str] | None, typer.Option(
+        help="run only this step of each job: train, export, sim or synth (repeatable; the "
+             "others resume on a later run without --steps)")] = None,
     report_only: Annotated[bool, typer.Option(help="rebuild the combined report, run "
                                               "nothing")] = False,
 ) -> None:
     """Run many train -> export -> sim -> synth jobs as Ray tasks; resumes finished jobs."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from hwnn.sweep import load_sweep, run_sweep, write_report
+    from hwnn.sweep import load_sweep, restrict_steps, run_sweep, write_report
 
     try:
         spec, job_list = load_sweep(file)
+        if steps:
+            job_list = restrict_steps(job_list, steps)
     except HwnnError as err:
         _fail(err)
     if report_only:

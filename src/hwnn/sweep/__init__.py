@@ -2,6 +2,7 @@
 
 from hwnn.sweep.report import write_report
 from hwnn.sweep.runner import run_sweep
-from hwnn.sweep.spec import DesignSpec, Job, SweepSpec, load_sweep
+from hwnn.sweep.spec import DesignSpec, Job, SweepSpec, load_sweep, restrict_steps
 
-__all__ = ["DesignSpec", "Job", "SweepSpec", "load_sweep", "run_sweep", "write_report"]
+__all__ = ["DesignSpec", "Job", "SweepSpec", "load_sweep", "restrict_steps", "run_sweep",
+           "write_report"]

@@ -204,3 +204,14 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, list[Job]]:
         parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
         raise ConfigError(f"{path}: " + "; ".join(parts)) from None
     return spec, expand(spec, path.parent)
+
+
+def restrict_steps(jobs: list[Job], steps: list[str]) -> list[Job]:
+    """``jobs`` doing only the steps in ``steps`` (each job keeps its own order; a job left
+    with no step does nothing). The steps left out are not recorded as done, so running
+    the sweep again without a restriction resumes them; e.g. ``train`` and ``export`` alone
+    train every model while the machine is free, and the EDA steps follow later."""
+    unknown = sorted(set(steps) - set(ALL_STEPS))
+    if unknown:
+        raise ConfigError(f"unknown step(s) {unknown}; the steps are {list(ALL_STEPS)}")
+    return [j.model_copy(update={"steps": [s for s in j.steps if s in steps]}) for j in jobs]
