@@ -49,6 +49,7 @@ import hashlib
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -389,10 +390,9 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
         for i in np.flatnonzero(after[net]).tolist():
             outputs[i] |= 1 << k
     glue_row: dict[str, Any] | None = None
-    by_type: dict[str, int] = {}
+    by_type: Counter[str] = Counter()
     for leaf in shell.leaves:
-        for cell, count in counts[leaf.module].items():
-            by_type[cell] = by_type.get(cell, 0) + count
+        by_type.update(counts[leaf.module])
     if glue_path is not None:
         assert initial_state is not None
         glue_loads = {net: net_cap[net] - glue_own.get(net, 0.0)
@@ -400,14 +400,11 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
         glue_row = _analyse_glue(glue_path, top, list(words), len(shell.inputs),
                                  initial_state, hold_inputs or {}, glue_loads,
                                  work / "glue", period_ns, clock_port, timeout_s, data_dir)
-        glue_cells = {cell: 0 for cell, _, _ in every.glue}
-        for cell, _, _ in every.glue:
-            glue_cells[cell] += 1
+        glue_cells = Counter(cell for cell, _, _ in every.glue)
         glue_row |= {"area_um2": round(sum(n * areas[c] for c, n in glue_cells.items()), 3),
                      "cells": len(every.glue),
                      "flip_flops": sum(n for c, n in glue_cells.items() if c in flops)}
-        for cell, count in glue_cells.items():
-            by_type[cell] = by_type.get(cell, 0) + count
+        by_type.update(glue_cells)
         rows.append(glue_row)
     table = work / "leaves.json"
     table.write_text(json.dumps(rows, indent=1) + "\n")
@@ -416,7 +413,7 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
                                                   "leakage_mw", "input_register_mw")}
     total["total_mw"] = sum(r["power_mw"] for r in rows)
     return LeafwiseResult(
-        area_um2=round(sum(r["area_um2"] for r in rows), 3), cells_by_type=by_type,
+        area_um2=round(sum(r["area_um2"] for r in rows), 3), cells_by_type=dict(by_type),
         flip_flops=sum(r["flip_flops"] for r in rows),
         dead_leaves=tuple(leaf.name for leaf in every.leaves if leaf not in shell.leaves),
         critical_path_ns=worst["critical_path_ns"],

@@ -126,6 +126,16 @@ def chain_state(net: IRNetwork) -> list[tuple[tuple[str, ...], int]]:
     return [(tuple(aliases[total - 1 - c]), int(bit)) for c, bit in enumerate(stream)]
 
 
+def _weight_chain_state(net: AnyNetwork, style: Style) -> dict[str, Any]:
+    """Gate-level simulation arguments for a design's weight chain: the generic baseline's
+    chain preloaded with the weights (:func:`chain_state`) and held by ``w_en = 0``; other
+    styles have no chain."""
+    if style != "generic":
+        return {"initial_state": None, "hold_inputs": None}
+    assert isinstance(net, IRNetwork)
+    return {"initial_state": chain_state(net), "hold_inputs": {"w_en": 0, "w_in": 0}}
+
+
 def netlist_mismatches(net: AnyNetwork, vectors: np.ndarray, outputs: list[int | None],
                        lat: int) -> int:
     """Cycles where the gate-level netlist's ``y`` differs from the IR reference (undefined
@@ -190,8 +200,7 @@ def _asic(net: AnyNetwork, src: Path, work: Path, style: Style, extra_stages: in
         t1 = time.perf_counter()
         act = simulate_activity(
             syn.netlist_path, top, in_width=net.input.features * net.input.bits,
-            vectors=words, initial_state=chain_state(net) if style == "generic" else None,
-            hold_inputs={"w_en": 0, "w_in": 0} if style == "generic" else None)
+            vectors=words, **_weight_chain_state(net, style))
         pa = power_from_activity(syn.netlist_path, top, work, period_ns=clock_ns,
                                  activity=act.activity, timeout_s=timeout_s)
         lat = latency(net, extra_stages)
@@ -227,12 +236,9 @@ def _asic_leafwise(net: AnyNetwork, src: Path, work: Path, style: Style, extra_s
     assert syn.leaf_netlists is not None
     words = pack_words(vectors, net.input.bits)
     t1 = time.perf_counter()
-    generic = style == "generic"
     res = leafwise_analysis(syn.netlist_path, top, syn.leaf_netlists, work / "leafwise",
                             period_ns=clock_ns, vectors=words, timeout_s=timeout_s,
-                            progress=progress,
-                            initial_state=chain_state(net) if generic else None,
-                            hold_inputs={"w_en": 0, "w_in": 0} if generic else None)
+                            progress=progress, **_weight_chain_state(net, style))
     preload = ({"preloaded_state_bits": res.glue["preloaded_bits"],
                 "unplaced_state_bits": res.glue["unplaced_state_bits"]}
                if res.glue is not None else {})
