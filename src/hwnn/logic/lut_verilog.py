@@ -15,7 +15,14 @@ bits. Two forms of the same tables (tested equal in simulation):
   ~2 minutes per neuron (measured: a 7 x 2-bit neuron, 4 s vs 106 s, 298 vs 248 LUT6), which
   makes networks of hundreds of such neurons synthesizable.
 
-The layer's outputs are registered.
+The layer's outputs are registered. With ``partition=True`` each neuron is its own module
+of logic only and the layer module holds the one register of all its neurons, not one per
+neuron: the layer output then changes once per clock edge. Measured in Icarus on LogicNets
+NID-M (100 vectors): a register in every neuron module took 260 s, one per layer 19 s, the
+whole (unpartitioned) form 18 s - Icarus passes the whole layer vector to every next-layer
+neuron on each change of any of its parts, so per-neuron registers cost neurons x neurons
+vector updates per clock. The partitioned xc7 count maps the layer registers with the glue
+(:func:`hwnn.eda.yosys.synth_fpga`).
 """
 
 from __future__ import annotations
@@ -115,22 +122,22 @@ def _registered_output(width: int, src: str) -> list[str]:
 
 def lut_neuron_module(layer: LutLayer, in_features: int, k: int, j: int, top: str,
                       form: LutForm = "mux") -> str:
-    """Neuron ``j`` of layer ``k`` as its own module ``<top>_l<k>_n<j>`` (ports ``clk``, the
-    whole layer input ``x``, the neuron's registered output code ``y``): the unit of
-    partitioned synthesis, as :func:`hwnn.logic.verilog.neuron_module` is for dense layers."""
+    """Neuron ``j`` of layer ``k`` as its own module ``<top>_l<k>_n<j>`` (ports: the whole
+    layer input ``x`` and the neuron's output code ``y``, logic only; the layer module
+    registers it): the unit of partitioned synthesis, as
+    :func:`hwnn.logic.verilog.neuron_module` is for dense layers."""
     ob = layer.out_bits
-    lines = [f"module {top}_l{k}_n{j} (input wire clk, "
-             f"input wire [{in_features * layer.in_bits - 1}:0] x, "
+    lines = [f"module {top}_l{k}_n{j} (input wire [{in_features * layer.in_bits - 1}:0] x, "
              f"output wire [{ob - 1}:0] y);"]
     lines += _lut_neuron_lines(layer, j, form)
-    return "\n".join(lines + _registered_output(ob, f"n{j}"))
+    return "\n".join([*lines, f"  assign y = n{j};", "endmodule", ""])
 
 
 def lut_layer_module(layer: LutLayer, in_features: int, k: int, top: str,
                      form: LutForm = "mux", partition: bool = False) -> str:
     """Module ``<top>_l<k>``: every neuron's table and one output register; with
-    ``partition`` it only instantiates one :func:`lut_neuron_module` per neuron (emitted
-    before it) and holds no logic."""
+    ``partition`` it instantiates one :func:`lut_neuron_module` per neuron (emitted before
+    it) and holds only that register (see the module docstring for why not one per neuron)."""
     b, ob = layer.in_bits, layer.out_bits
     in_w, out_w = in_features * b, layer.out_features * ob
     lines = [f"// layer {k} ({layer.name}): {layer.out_features} LUT neurons, fan-in "
@@ -141,9 +148,10 @@ def lut_layer_module(layer: LutLayer, in_features: int, k: int, top: str,
     if partition:
         neurons = [lut_neuron_module(layer, in_features, k, j, top, form)
                    for j in range(layer.out_features)]
-        lines += [f"  {top}_l{k}_n{j} u_n{j} (.clk(clk), .x(x), "
-                  f".y(y[{j * ob + ob - 1}:{j * ob}]));" for j in range(layer.out_features)]
-        return "\n".join(neurons) + "\n" + "\n".join([*lines, "endmodule", ""])
+        lines.append(f"  wire [{out_w - 1}:0] n;")
+        lines += [f"  {top}_l{k}_n{j} u_n{j} (.x(x), .y(n[{j * ob + ob - 1}:{j * ob}]));"
+                  for j in range(layer.out_features)]
+        return "\n".join(neurons) + "\n" + "\n".join(lines + _registered_output(out_w, "n"))
     for j in range(layer.out_features):
         lines += _lut_neuron_lines(layer, j, form)
     outs = ", ".join(f"n{j}" for j in reversed(range(layer.out_features)))
