@@ -128,7 +128,8 @@ def markdown(pts: list[dict[str, Any]]) -> str:
              "script's docstring). Test accuracy of the synthesized network; LUT6 from Yosys "
              "`synth_xilinx` (xc7), area from Yosys + ABC on Nangate45; power at 500 MHz from "
              "1,000 test vectors. 'analytic' = LogicNets' (Y/3)(2^(X-4) - (-1)^X) per neuron. "
-             "'sim' = RTL vs IR reference on 10,000 test vectors (Icarus + Verilator), 'gate' = "
+             "'sim' = RTL vs IR reference on 10,000 test vectors (Icarus + Verilator; "
+             "LogicNets NID-M/L and MNIST: 2,000, every Verilog form synthesised), 'gate' = "
              "mismatches of the mapped Nangate45 netlist on the power vectors.", ""]
     for task in present_tasks(pts):
         tp = sorted((p for p in pts if p["task"] == task),
