@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hwnn.cost import logicnets_lut_cost, network_lut_cost
 from hwnn.data.base import InputQuant
 from hwnn.eda.rtlsim import available_simulators, simulate
+from hwnn.errors import HwnnError
 from hwnn.ir import load_ir, save_ir
 from hwnn.ir.lut import LutNetwork, address_codes, run_lut, table_address
 from hwnn.logic.lut_verilog import bdd_nodes, lut_network_verilog
@@ -183,6 +184,9 @@ def test_lut_network_synthesizes_on_both_targets(tmp_path: Path) -> None:
     assert fpga_part["flip_flops"] == 6 * 2 + 2 * 2 >= fpga["flip_flops"]
     asic_part = synth_design(ir, tmp_path / "asic_part", "asic", vectors=codes[:100],
                              partition=True)
+    with pytest.raises(HwnnError, match="drop --leafwise"):
+        synth_design(ir, tmp_path / "leafwise", "asic", partition=True, leafwise=True)
+    assert not (tmp_path / "leafwise").exists()  # refused before anything is written
     assert asic_part["partitions"] == 8 and asic_part["gate_level_vs_ir_mismatches"] == 0
 
 

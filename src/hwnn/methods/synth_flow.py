@@ -295,6 +295,10 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
     if leafwise and not (partition and target == "asic" and not retime):
         raise HwnnError("the leaf-by-leaf flow is for partitioned ASIC designs without "
                         "retiming: add --partition, --target asic, drop --retime")
+    if leafwise and isinstance(net, LutNetwork):
+        raise HwnnError("the leaf-by-leaf flow times registered leaves, and a LUT network's "
+                        "partitioned neurons are logic only (one register per layer, "
+                        "hwnn.logic.lut_verilog): drop --leafwise")
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     with _design_lock(work):
