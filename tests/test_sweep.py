@@ -391,3 +391,19 @@ def test_a_job_running_or_finished_in_another_process_is_not_run_again(tmp_path:
     assert status["status"] == "done" and status["steps"] == done["steps"]
     assert json.loads((tmp_path / JOB_FILE).read_text()) == done
     assert not (tmp_path / JOB_LOG).exists()
+
+
+def test_a_resumed_job_keeps_the_times_of_its_earlier_steps(tmp_path: Path) -> None:
+    """A stopped job run again skips the steps it finished; its ``job.json`` still records
+    how long they took (they made the results on disk)."""
+    from hwnn.sweep.job import JOB_FILE, run_job
+    from hwnn.sweep.spec import Job
+
+    job = Job(name="j", config={}, steps=["sim"], sim_vectors=10, power_vectors=0,
+              clock_ns=2.0, timeout_s=60, designs=[])
+    earlier = {"train": {"seconds": 3.0}, "sim:prop": {"seconds": 5.0}}
+    (tmp_path / JOB_FILE).write_text(json.dumps(
+        {"name": "j", "status": "stopped", "steps": earlier}))
+    status = run_job(job.model_dump(mode="json"), str(tmp_path))
+    assert status["status"] == "done" and status["steps"] == earlier
+    assert json.loads((tmp_path / JOB_FILE).read_text())["steps"] == earlier

@@ -268,7 +268,10 @@ def _run_locked(job: Job, out: Path) -> dict[str, Any]:
     from rich.console import Console
 
     torch.set_num_threads(1)  # one core per job; Ray runs as many jobs as cores
-    status: dict[str, Any] = {"name": job.name, "status": "running", "steps": {},
+    # a resumed job keeps the times of the steps it finished before: those it skips as done
+    # earlier still describe the results on disk; those it runs again are overwritten
+    earlier = dict((_read_status(out) or {}).get("steps", {}))
+    status: dict[str, Any] = {"name": job.name, "status": "running", "steps": earlier,
                               "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                               "job": job.model_dump(mode="json")}
     t0 = time.perf_counter()
