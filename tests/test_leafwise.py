@@ -134,3 +134,35 @@ def test_leaves_no_output_depends_on_are_left_out(tmp_path: Path) -> None:
     # u2 reads only its bit 0 (a): bit 1 (b) feeds a pruned weight, so u1 is dead too
     live["leaf2"] = {0}
     assert [leaf.name for leaf in live_leaves(every, live).leaves] == ["u0", "u2"]
+
+
+def test_parallel_leaf_analysis_gives_the_same_numbers(tmp_path: Path) -> None:
+    """``jobs=2``: the neurons of a layer are analysed in two processes; every number and
+    the per-leaf table are those of the one-process run (only the order work is done in
+    changes)."""
+    import json
+
+    net = random_ir(5, 6, 4, 3)
+    vectors = np.random.default_rng(4).integers(0, 16, size=(120, net.input.features))
+    one, two = (synth_design(net, tmp_path / f"j{jobs}", "asic", "embedded", vectors=vectors,
+                             partition=True, clock_ns=2.0, leafwise=True, jobs=jobs)
+                for jobs in (1, 2))
+    fields = ("area_um2", "cells", "flip_flops", "fmax_mhz", "critical_path",
+              "power_vectors_mw", "gate_level_vs_ir_mismatches")
+    assert {f: one[f] for f in fields} == {f: two[f] for f in fields}
+    assert one["gate_level_vs_ir_mismatches"] == 0
+    tables = [json.loads(Path(run["logs"]["leaves"]).read_text()) for run in (one, two)]
+    assert tables[0] == tables[1]
+
+
+def test_leaves_are_grouped_by_dependency_level(tmp_path: Path) -> None:
+    """A leaf's level is one more than its deepest feeder's; top inputs are level -1."""
+    from hwnn.eda.leafwise import _levels
+
+    shell = _shell(tmp_path, """  leaf u0 (.clk(clk), .x(x), .y(a));
+  leaf u3 (.clk(clk), .x(x), .y());
+  leaf u1 (.clk(clk), .x({a, x[0]}), .y(b));
+  leaf2 u2 (.clk(clk), .x({b, a}), .y(y));
+""")
+    levels = _levels(read_shell(shell, "top", {"leaf", "leaf2"}))
+    assert [[leaf.name for leaf in level] for level in levels] == [["u0", "u3"], ["u1"], ["u2"]]

@@ -332,7 +332,8 @@ def synth(
     data_dir: DataDir = None,
     partition: Partition = False,
     jobs: Annotated[int, typer.Option(min=1, help="--partition: Yosys processes at a time "
-                                      "(each within the tool memory cap)")] = 1,
+                                      "(each within the tool memory cap); with --leafwise "
+                                      "also the neurons of a layer analysed at once")] = 1,
     leafwise: Annotated[bool, typer.Option(
         help="--partition, asic: timing, power and the gate-level check one neuron at a time "
              "(no flat netlist; for designs whose flat netlist does not fit in memory)")

@@ -30,6 +30,10 @@ small, so every step runs per leaf:
    registers' own power subtracted) with the leaf's activities and loads; the design's
    power is the sum. The nets between leaves are counted once, with their driver.
 
+Leaves of one dependency level (a layer's neurons) need only the outputs of earlier levels,
+so with ``jobs > 1`` they are analysed in that many processes at once; the numbers do not
+depend on ``jobs``.
+
 Glue with registers (the generic baseline's weight chain, loaded once and held during
 inference) is one more part, given the registers' preloaded state: it is simulated, timed and
 powered like a leaf, and a leaf port fed by those registers (the weight slice ``w``) is a
@@ -45,12 +49,15 @@ in ``results/sam/hardware.md``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -174,6 +181,39 @@ def live_leaves(shell: Shell, used_inputs: Mapping[str, set[int]] | None = None)
     return replace(shell, leaves=tuple(leaf for leaf in shell.leaves if leaf.name in live))
 
 
+def _levels(shell: Shell) -> list[list[LeafInstance]]:
+    """The leaves of ``shell`` grouped by dependency level, in the shell's order within a
+    level: level 0 reads only top inputs, level ``k`` reads at least one output of level
+    ``k - 1`` and none of a later level. A level needs only earlier levels' outputs."""
+    driver = {net: leaf.name for leaf in shell.leaves for net in leaf.outputs}
+    level: dict[str, int] = {}
+    for leaf in shell.leaves:  # in dependency order: every feeder has its level already
+        level[leaf.name] = 1 + max((level[driver[net]] for net in leaf.inputs
+                                    if net in driver and driver[net] in level), default=-1)
+    groups: list[list[LeafInstance]] = [[] for _ in range(1 + max(level.values(), default=-1))]
+    for leaf in shell.leaves:
+        groups[level[leaf.name]].append(leaf)
+    return groups
+
+
+def _analyse_leaf_task(args: tuple[Any, ...]) -> dict[str, Any]:
+    return _analyse_leaf(*args)
+
+
+@contextlib.contextmanager
+def _leaf_runner(jobs: int) -> Iterator[Callable[[list[tuple[Any, ...]]], list[dict[str, Any]]]]:
+    """A function that runs :func:`_analyse_leaf` on a list of argument tuples and returns
+    the rows in order: in this process for ``jobs <= 1``, else in a pool of ``jobs``
+    processes (spawned, so a caller's threads, e.g. a Ray worker's, are not forked)."""
+    if jobs <= 1:
+        yield lambda tasks: [_analyse_leaf_task(t) for t in tasks]
+        return
+    with ProcessPoolExecutor(max_workers=jobs,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield lambda tasks: (list(pool.map(_analyse_leaf_task, tasks)) if len(tasks) > 1
+                             else [_analyse_leaf_task(t) for t in tasks])
+
+
 def _dependency_order(shell: Shell) -> tuple[LeafInstance, ...]:
     driver = {net: leaf.name for leaf in shell.leaves for net in leaf.outputs}
     known = set(shell.inputs)
@@ -284,10 +324,12 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
                       timeout_s: float = 600, progress: LeafProgress | None = None,
                       data_dir: str | os.PathLike[str] | None = None,
                       initial_state: Sequence[tuple[Sequence[str], int]] | None = None,
-                      hold_inputs: Mapping[str, int] | None = None) -> LeafwiseResult:
+                      hold_inputs: Mapping[str, int] | None = None,
+                      jobs: int = 1) -> LeafwiseResult:
     """Steps 1-4 of the module docstring for every leaf of ``top``; each leaf's numbers
     are kept in ``work/<leaf>/leaf_analysis.json`` (keyed by its netlist, input stream,
-    loads, clock and method), so an interrupted run resumes.
+    loads, clock and method), so an interrupted run resumes. ``jobs``: leaves of one
+    dependency level analysed in parallel processes (:func:`_levels`).
 
     ``initial_state`` (``(candidate Q-net names, bit)`` per register, as for
     :func:`simulate_activity`) allows a shell with glue cells: registers preloaded once and
@@ -355,8 +397,10 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
         for k, net in enumerate(shell.inputs)}
     after: dict[str, np.ndarray] = {}  # each leaf output net, read after edge i
     top_inputs = set(shell.inputs)
-    rows: list[dict[str, Any]] = []
-    for done, leaf in enumerate(shell.leaves, start=1):
+    by_leaf: dict[str, dict[str, Any]] = {}
+
+    def task(leaf: LeafInstance) -> tuple[Any, ...]:
+        """The arguments of :func:`_analyse_leaf` for ``leaf`` (its feeders are done)."""
         idle = np.zeros(n, dtype=bool)  # a bit from a dead leaf: no pin reads it
         bits = np.stack([state.get(net, idle) for net in leaf.inputs], axis=1)
         mine = own[leaf.module]
@@ -368,20 +412,25 @@ def leafwise_analysis(shell_netlist: str | os.PathLike[str], top: str,
         hold = {port: sum(int(constants[net]) << k for k, net in enumerate(nets))
                 for port, nets in leaf.held}
         fed_by_leaves = bool(leaf.held) or any(net not in top_inputs for net in leaf.inputs)
-        row = _analyse_leaf(leaf, texts[leaf.module], leaf_netlists[leaf.module], bits, loads,
-                            fed_by_leaves, work / _safe(leaf.name), period_ns, clock_port,
-                            timeout_s, data_dir, hold)
-        outs = np.array(row["outputs"], dtype=object)
-        for k, net in enumerate(leaf.outputs):
-            after[net] = np.array([(w >> k) & 1 for w in outs], dtype=bool)
-            state[net] = np.concatenate([[False], after[net][:-1]])  # state in cycle i
-        cells = counts[leaf.module]
-        rows.append({k: v for k, v in row.items() if k != "outputs"} | {
-            "area_um2": round(sum(count * areas[c] for c, count in cells.items()), 3),
-            "cells": sum(cells.values()),
-            "flip_flops": sum(count for c, count in cells.items() if c in flops)})
-        if progress:
-            progress(done, len(shell.leaves), leaf.name)
+        return (leaf, texts[leaf.module], leaf_netlists[leaf.module], bits, loads,
+                fed_by_leaves, work / _safe(leaf.name), period_ns, clock_port, timeout_s,
+                data_dir, hold)
+
+    with _leaf_runner(jobs) as run:
+        for level in _levels(shell):
+            for leaf, row in zip(level, run([task(leaf) for leaf in level]), strict=True):
+                outs = np.array(row["outputs"], dtype=object)
+                for k, net in enumerate(leaf.outputs):
+                    after[net] = np.array([(w >> k) & 1 for w in outs], dtype=bool)
+                    state[net] = np.concatenate([[False], after[net][:-1]])  # state in cycle i
+                cells = counts[leaf.module]
+                by_leaf[leaf.name] = {k: v for k, v in row.items() if k != "outputs"} | {
+                    "area_um2": round(sum(count * areas[c] for c, count in cells.items()), 3),
+                    "cells": sum(cells.values()),
+                    "flip_flops": sum(count for c, count in cells.items() if c in flops)}
+                if progress:
+                    progress(len(by_leaf), len(shell.leaves), leaf.name)
+    rows = [by_leaf[leaf.name] for leaf in shell.leaves]  # the shell's order, whatever jobs
     missing = [net for net in shell.outputs if net not in after]
     if missing:
         raise EdaError(f"top outputs {missing[:4]} are not driven by a leaf")

@@ -238,7 +238,7 @@ def _asic_leafwise(net: AnyNetwork, src: Path, work: Path, style: Style, extra_s
     t1 = time.perf_counter()
     res = leafwise_analysis(syn.netlist_path, top, syn.leaf_netlists, work / "leafwise",
                             period_ns=clock_ns, vectors=words, timeout_s=timeout_s,
-                            progress=progress, **_weight_chain_state(net, style))
+                            progress=progress, jobs=jobs, **_weight_chain_state(net, style))
     preload = ({"preloaded_state_bits": res.glue["preloaded_bits"],
                 "unplaced_state_bits": res.glue["unplaced_state_bits"]}
                if res.glue is not None else {})
@@ -285,7 +285,7 @@ def synth_design(net: AnyNetwork, work: Path, target: Target = "asic",
     ``partition``: one module per neuron, mapped one by one, ``jobs`` Yosys processes at a
     time, ``progress(done, total, module)`` after each. ``leafwise`` (ASIC, partitioned):
     timing, power and the gate-level check leaf by leaf instead of on one flat netlist
-    (:func:`_asic_leafwise`)."""
+    (:func:`_asic_leafwise`), the leaves of one layer ``jobs`` at a time."""
     if target not in ("asic", "fpga"):
         raise HwnnError(f"unknown target {target!r}; choose asic or fpga")
     if clock_ns <= 0:
