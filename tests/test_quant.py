@@ -75,7 +75,7 @@ def test_learned_scale_gets_gradient_and_is_power_of_two() -> None:
 
 
 def _mse(q: UniformQuantizer, x: torch.Tensor) -> float:
-    return float(((q(x) - x) ** 2).mean())
+    return float(((q(x) - x) ** 2).mean().detach())
 
 
 @settings(deadline=None, max_examples=25)
