@@ -261,8 +261,8 @@ def markdown(rows: list[dict[str, Any]], fig9: list[dict[str, Any]]) -> str:
               "logic shared between neurons, retiming within a neuron); on one "
               "MNIST neuron the CSD form measured 19 % less area and 11 % fewer LUT6 than "
               "`x * c` (docs/usage.md).", ""]
-    split = [r["name"] for r in rows if r.get("partitioned_base") and not r["leafwise_base"]]
-    leafwise = [r["name"] for r in rows if r.get("leafwise_base")]
+    split = [r["name"] for r in rows if r["partitioned_base"] and not r["leafwise_base"]]
+    leafwise = [r["name"] for r in rows if r["leafwise_base"]]
     notes = []
     if split:
         notes.append(f"Generic (Base.) designs synthesised one neuron at a time and stitched: "

@@ -188,16 +188,12 @@ def _levels(shell: Shell) -> list[list[LeafInstance]]:
     driver = {net: leaf.name for leaf in shell.leaves for net in leaf.outputs}
     level: dict[str, int] = {}
     for leaf in shell.leaves:  # in dependency order: every feeder has its level already
-        level[leaf.name] = 1 + max((level[driver[net]] for net in leaf.inputs
-                                    if net in driver and driver[net] in level), default=-1)
+        level[leaf.name] = 1 + max((level[driver[net]] for net in leaf.inputs if net in driver),
+                                   default=-1)
     groups: list[list[LeafInstance]] = [[] for _ in range(1 + max(level.values(), default=-1))]
     for leaf in shell.leaves:
         groups[level[leaf.name]].append(leaf)
     return groups
-
-
-def _analyse_leaf_task(args: tuple[Any, ...]) -> dict[str, Any]:
-    return _analyse_leaf(*args)
 
 
 @contextlib.contextmanager
@@ -206,12 +202,12 @@ def _leaf_runner(jobs: int) -> Iterator[Callable[[list[tuple[Any, ...]]], list[d
     the rows in order: in this process for ``jobs <= 1``, else in a pool of ``jobs``
     processes (spawned, so a caller's threads, e.g. a Ray worker's, are not forked)."""
     if jobs <= 1:
-        yield lambda tasks: [_analyse_leaf_task(t) for t in tasks]
+        yield lambda tasks: [_analyse_leaf(*t) for t in tasks]
         return
     with ProcessPoolExecutor(max_workers=jobs,
                              mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield lambda tasks: (list(pool.map(_analyse_leaf_task, tasks)) if len(tasks) > 1
-                             else [_analyse_leaf_task(t) for t in tasks])
+        yield lambda tasks: (list(pool.map(_analyse_leaf, *zip(*tasks, strict=True)))
+                             if len(tasks) > 1 else [_analyse_leaf(*t) for t in tasks])
 
 
 def _dependency_order(shell: Shell) -> tuple[LeafInstance, ...]:
